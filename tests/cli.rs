@@ -127,7 +127,8 @@ fn add_authtoken_writes_a_private_file_and_keeps_comments() {
 fn start_check_validates_the_agent_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("agent.yaml");
-    std::fs::write(&path, "agent:\n  authtoken: wrn_x\nendpoints:\n  - name: api\n    upstream: { url: 8080 }\n").unwrap();
+    std::fs::write(&path, "agent:\n  authtoken: wrn_x\nendpoints:\n  - name: api\n    upstream: { url: 8080 }\n")
+        .unwrap();
     let out = warren(&["start", "--config", path.to_str().unwrap(), "--check"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     std::fs::write(&path, "agent:\n  authtoken: wrn_secret_value\n  server_addrs: [bad]\n").unwrap();

@@ -11,12 +11,16 @@ use crate::cli::{Command, ConfigCommand};
 pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Pop(args) if args.check => pop::check(&args.config),
-        Command::Pop(_) => unavailable("pop", "running a PoP (edge proxy, tunnel listener, admin API) — the data-path issue"),
+        Command::Pop(_) => {
+            unavailable("pop", "running a PoP (edge proxy, tunnel listener, admin API) — the data-path issue")
+        }
         Command::Start(args) if args.check => agent_file::check(Some(&args.config)),
         Command::Start(_) | Command::Http(_) | Command::Tcp(_) => {
             unavailable("agent", "QUIC tunnels from the agent to a PoP — the data-path issue")
         }
-        Command::Config(ConfigCommand::AddAuthtoken { token, config }) => agent_file::add_authtoken(config.as_deref(), &token),
+        Command::Config(ConfigCommand::AddAuthtoken { token, config }) => {
+            agent_file::add_authtoken(config.as_deref(), &token)
+        }
         Command::Config(ConfigCommand::Check { config }) => agent_file::check(config.as_deref()),
         Command::Admin(_) => unavailable("admin", "the admin API of a running PoP — the data-path issue"),
         Command::Policy(_) => unavailable("policy", "traffic policy parsing and evaluation — the traffic-policy issue"),

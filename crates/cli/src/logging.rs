@@ -8,8 +8,10 @@ use crate::cli::LogFormat;
 
 pub(crate) fn init(format: LogFormat, level: &str) -> anyhow::Result<()> {
     // hickory logs every query at INFO; that is noise at an edge answering thousands a second.
-    let directives = if level.contains('=') { level.to_owned() } else { format!("{level},hickory_server=warn,hickory_proto=warn") };
-    let filter = EnvFilter::try_new(&directives).with_context(|| format!("--log-level {level:?} is not a valid filter"))?;
+    let directives =
+        if level.contains('=') { level.to_owned() } else { format!("{level},hickory_server=warn,hickory_proto=warn") };
+    let filter =
+        EnvFilter::try_new(&directives).with_context(|| format!("--log-level {level:?} is not a valid filter"))?;
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.try_init(),

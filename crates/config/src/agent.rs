@@ -107,12 +107,22 @@ impl AgentConfig {
     /// Parses and validates the text of an agent file named `file`.
     pub fn parse(src: &str, file: &str) -> Result<AgentConfig, ConfigError> {
         let raw: AgentFile = from_yaml(src, file)?;
-        let err = |at: (u64, u64), field: &str, reason: String| ConfigError { file: file.to_owned(), line: at.0, column: at.1, field: field.to_owned(), reason };
+        let err = |at: (u64, u64), field: &str, reason: String| ConfigError {
+            file: file.to_owned(),
+            line: at.0,
+            column: at.1,
+            field: field.to_owned(),
+            reason,
+        };
         let pos = |l: &serde_saphyr::Location| (l.line(), l.column());
         if let Some(v) = &raw.version
             && v.value != 1
         {
-            return Err(err(pos(&v.referenced), "version", format!("unsupported version {}, this agent reads version 1", v.value)));
+            return Err(err(
+                pos(&v.referenced),
+                "version",
+                format!("unsupported version {}, this agent reads version 1", v.value),
+            ));
         }
         let section = raw.agent.unwrap_or(AgentSection { authtoken: None, server_addrs: Vec::new(), ca_file: None });
         for a in &section.server_addrs {
@@ -123,15 +133,22 @@ impl AgentConfig {
         let mut endpoints = Vec::new();
         for (i, e) in raw.endpoints.into_iter().enumerate() {
             if e.name.value.is_empty() || endpoints.iter().any(|x: &AgentEndpoint| x.name == e.name.value) {
-                return Err(err(pos(&e.name.referenced), &format!("endpoints[{i}].name"), format!("names must be non-empty and unique, got {:?}", e.name.value)));
+                return Err(err(
+                    pos(&e.name.referenced),
+                    &format!("endpoints[{i}].name"),
+                    format!("names must be non-empty and unique, got {:?}", e.name.value),
+                ));
             }
             let text = match &e.upstream.url.value {
                 UpstreamUrl::Port(p) => p.to_string(),
                 UpstreamUrl::Text(t) => t.clone(),
             };
-            let up = parse_target(&text).map_err(|r| err(pos(&e.upstream.url.referenced), &format!("endpoints[{i}].upstream.url"), r))?;
+            let up = parse_target(&text)
+                .map_err(|r| err(pos(&e.upstream.url.referenced), &format!("endpoints[{i}].upstream.url"), r))?;
             let protocol = match &e.url {
-                Some(u) => url_protocol(&u.value).map_err(|r| err(pos(&u.referenced), &format!("endpoints[{i}].url"), r))?,
+                Some(u) => {
+                    url_protocol(&u.value).map_err(|r| err(pos(&u.referenced), &format!("endpoints[{i}].url"), r))?
+                }
                 None if up.scheme == "tcp" => EndpointProtocol::Tcp,
                 None => EndpointProtocol::Http,
             };
@@ -230,7 +247,10 @@ mod tests {
     fn targets() {
         assert_eq!(parse_target("8080").unwrap(), Target { scheme: "http", addr: "localhost:8080".into() });
         assert_eq!(parse_target("10.0.0.2:81").unwrap().addr, "10.0.0.2:81");
-        assert_eq!(parse_target("https://api.internal").unwrap(), Target { scheme: "https", addr: "api.internal:443".into() });
+        assert_eq!(
+            parse_target("https://api.internal").unwrap(),
+            Target { scheme: "https", addr: "api.internal:443".into() }
+        );
         assert_eq!(parse_target("tcp://db:5432").unwrap().scheme, "tcp");
         assert!(parse_target("ftp://x:1").is_err());
         assert!(parse_target("a b").is_err());

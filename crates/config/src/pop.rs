@@ -263,7 +263,8 @@ impl Check<'_> {
     }
 
     fn socket(&self, at: &Spanned<String>, field: &str) -> Result<SocketAddr, ConfigError> {
-        parse_socket_addr(&at.value).ok_or_else(|| self.err(at, field, format!("invalid host:port {:?} (e.g. 0.0.0.0:443)", at.value)))
+        parse_socket_addr(&at.value)
+            .ok_or_else(|| self.err(at, field, format!("invalid host:port {:?} (e.g. 0.0.0.0:443)", at.value)))
     }
 
     fn opt_socket(&self, at: &Option<Spanned<String>>, field: &str) -> Result<Option<SocketAddr>, ConfigError> {
@@ -273,7 +274,11 @@ impl Check<'_> {
     fn location(&self, at: &Spanned<LocationFile>, field: &str) -> Result<Location, ConfigError> {
         let LocationFile { lat, lon } = at.value;
         if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
-            return Err(self.err(at, field, format!("lat must be in -90..=90 and lon in -180..=180, got lat {lat}, lon {lon}")));
+            return Err(self.err(
+                at,
+                field,
+                format!("lat must be in -90..=90 and lon in -180..=180, got lat {lat}, lon {lon}"),
+            ));
         }
         Ok(Location { lat, lon })
     }
@@ -285,12 +290,20 @@ impl Check<'_> {
         let public_ipv4 = raw
             .public_ipv4
             .as_ref()
-            .map(|s| s.value.parse::<Ipv4Addr>().map_err(|_| self.err(s, "public_ipv4", format!("not an IPv4 address: {:?}", s.value))))
+            .map(|s| {
+                s.value
+                    .parse::<Ipv4Addr>()
+                    .map_err(|_| self.err(s, "public_ipv4", format!("not an IPv4 address: {:?}", s.value)))
+            })
             .transpose()?;
         let public_ipv6 = raw
             .public_ipv6
             .as_ref()
-            .map(|s| s.value.parse::<Ipv6Addr>().map_err(|_| self.err(s, "public_ipv6", format!("not an IPv6 address: {:?}", s.value))))
+            .map(|s| {
+                s.value
+                    .parse::<Ipv6Addr>()
+                    .map_err(|_| self.err(s, "public_ipv6", format!("not an IPv6 address: {:?}", s.value)))
+            })
             .transpose()?;
 
         let l = &raw.listen;
@@ -313,7 +326,11 @@ impl Check<'_> {
             Some(h) => {
                 let HealthFile { interval_ms, fall, rise } = h.value;
                 if interval_ms < 50 || fall == 0 || rise == 0 {
-                    return Err(self.err(&h, "health", format!("need interval_ms >= 50, fall >= 1, rise >= 1; got {interval_ms}, {fall}, {rise}")));
+                    return Err(self.err(
+                        &h,
+                        "health",
+                        format!("need interval_ms >= 50, fall >= 1, rise >= 1; got {interval_ms}, {fall}, {rise}"),
+                    ));
                 }
                 HealthConfig { interval_ms, fall, rise }
             }
@@ -349,7 +366,9 @@ impl Check<'_> {
     }
 
     fn port_range(&self, s: &Spanned<String>) -> Result<TcpPortRange, ConfigError> {
-        let bad = || self.err(s, "tcp_ports", format!("expected FIRST-LAST with 1 <= FIRST <= LAST <= 65535, got {:?}", s.value));
+        let bad = || {
+            self.err(s, "tcp_ports", format!("expected FIRST-LAST with 1 <= FIRST <= LAST <= 65535, got {:?}", s.value))
+        };
         let (a, b) = s.value.split_once('-').unwrap_or((s.value.as_str(), s.value.as_str()));
         let first: u16 = a.trim().parse().map_err(|_| bad())?;
         let last: u16 = b.trim().parse().map_err(|_| bad())?;
@@ -360,28 +379,46 @@ impl Check<'_> {
     }
 
     #[allow(clippy::type_complexity)]
-    fn cluster(&self, raw: Option<ClusterFile>, me: &PopId) -> Result<(bool, BTreeMap<PopId, String>, Option<PathBuf>), ConfigError> {
+    fn cluster(
+        &self,
+        raw: Option<ClusterFile>,
+        me: &PopId,
+    ) -> Result<(bool, BTreeMap<PopId, String>, Option<PathBuf>), ConfigError> {
         let Some(c) = raw else {
             // No cluster section: a single PoP that is its own cluster.
             return Ok((true, BTreeMap::new(), None));
         };
         let mut peers = BTreeMap::new();
         for (id, addr) in &c.peers {
-            let pid = PopId::parse(id).map_err(|e| self.err(addr, &format!("cluster.peers.{id}"), format!("bad PoP id: {e}")))?;
+            let pid = PopId::parse(id)
+                .map_err(|e| self.err(addr, &format!("cluster.peers.{id}"), format!("bad PoP id: {e}")))?;
             if !is_host_port(&addr.value) {
-                return Err(self.err(addr, &format!("cluster.peers.{id}"), format!("invalid host:port {:?}", addr.value)));
+                return Err(self.err(
+                    addr,
+                    &format!("cluster.peers.{id}"),
+                    format!("invalid host:port {:?}", addr.value),
+                ));
             }
             peers.insert(pid, addr.value.clone());
         }
         let alone = peers.keys().all(|p| p == me);
         if !alone && c.secret_file.is_none() {
             let at = c.peers.values().next().expect("not alone implies at least one peer");
-            return Err(self.err(at, "cluster.secret_file", "required when the cluster has other members (PoP-to-PoP traffic is always authenticated)"));
+            return Err(self.err(
+                at,
+                "cluster.secret_file",
+                "required when the cluster has other members (PoP-to-PoP traffic is always authenticated)",
+            ));
         }
         Ok((c.bootstrap, peers, c.secret_file))
     }
 
-    fn tls(&self, raw: Option<&Spanned<TlsFile>>, listen: &Listen, https: &Option<Spanned<String>>) -> Result<TlsConfig, ConfigError> {
+    fn tls(
+        &self,
+        raw: Option<&Spanned<TlsFile>>,
+        listen: &Listen,
+        https: &Option<Spanned<String>>,
+    ) -> Result<TlsConfig, ConfigError> {
         let cfg = match raw {
             None => TlsConfig::None,
             Some(t) => match (&t.value.dev_ca_dir, &t.value.cert, &t.value.key) {
@@ -404,7 +441,11 @@ impl Check<'_> {
         let mut networks = Vec::with_capacity(g.networks.len());
         for (i, n) in g.networks.iter().enumerate() {
             let field = format!("geo.networks[{i}]");
-            let cidr: IpNet = n.value.cidr.parse().map_err(|_| self.err(n, &format!("{field}.cidr"), format!("not a CIDR: {:?}", n.value.cidr)))?;
+            let cidr: IpNet = n
+                .value
+                .cidr
+                .parse()
+                .map_err(|_| self.err(n, &format!("{field}.cidr"), format!("not a CIDR: {:?}", n.value.cidr)))?;
             let loc = Spanned::new(LocationFile { lat: n.value.lat, lon: n.value.lon }, n.referenced, n.defined);
             networks.push(GeoNetwork { cidr, location: self.location(&loc, &field)? });
         }
@@ -430,7 +471,9 @@ pub(crate) fn is_host_port(s: &str) -> bool {
     let Some((host, port)) = s.rsplit_once(':') else { return false };
     port.parse::<u16>().is_ok_and(|p| p > 0)
         && !host.is_empty()
-        && host.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
 }
 
 #[cfg(test)]

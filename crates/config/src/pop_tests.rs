@@ -56,7 +56,14 @@ fn with_line(from: &str, to: &str) -> String {
     let mut done = false;
     CONTRACT_EXAMPLE
         .lines()
-        .map(|l| if !done && l.trim_start().starts_with(from) { done = true; to.to_owned() } else { l.to_owned() })
+        .map(|l| {
+            if !done && l.trim_start().starts_with(from) {
+                done = true;
+                to.to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -99,21 +106,27 @@ fn duplicate_key_is_rejected() {
 
 #[test]
 fn missing_required_listener_is_named() {
-    let src: String = CONTRACT_EXAMPLE.lines().filter(|l| !l.contains("admin: 127")).map(|l| format!("{l}\n")).collect();
+    let src: String =
+        CONTRACT_EXAMPLE.lines().filter(|l| !l.contains("admin: 127")).map(|l| format!("{l}\n")).collect();
     let err = parse(&src).unwrap_err();
     assert_eq!(err.field, "admin", "{err}");
 }
 
 #[test]
 fn cluster_of_many_needs_a_secret() {
-    let src: String = CONTRACT_EXAMPLE.lines().filter(|l| !l.contains("secret_file")).map(|l| format!("{l}\n")).collect();
+    let src: String =
+        CONTRACT_EXAMPLE.lines().filter(|l| !l.contains("secret_file")).map(|l| format!("{l}\n")).collect();
     let err = parse(&src).unwrap_err();
     assert_eq!(err.field, "cluster.secret_file", "{err}");
 }
 
 #[test]
 fn https_needs_a_certificate_source() {
-    let src: String = CONTRACT_EXAMPLE.lines().filter(|l| !l.contains("tls:") && !l.contains("dev_ca_dir")).map(|l| format!("{l}\n")).collect();
+    let src: String = CONTRACT_EXAMPLE
+        .lines()
+        .filter(|l| !l.contains("tls:") && !l.contains("dev_ca_dir"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let err = parse(&src).unwrap_err();
     assert_eq!(err.field, "listen.https", "{err}");
     let src = with_line("dev_ca_dir", "  cert: /x.pem");

@@ -86,7 +86,10 @@ impl Zone {
 
     /// Whether `host` (already lower case, no port) is the zone apex or a name under it.
     pub fn contains(&self, host: &str) -> bool {
-        host == self.0 || (host.len() > self.0.len() + 1 && host.ends_with(&self.0) && host.as_bytes()[host.len() - self.0.len() - 1] == b'.')
+        host == self.0
+            || (host.len() > self.0.len() + 1
+                && host.ends_with(&self.0)
+                && host.as_bytes()[host.len() - self.0.len() - 1] == b'.')
     }
 }
 

@@ -14,7 +14,9 @@ use warren_config::AgentConfig;
 pub(crate) fn default_path() -> anyhow::Result<PathBuf> {
     let base = match std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
         Some(x) => PathBuf::from(x),
-        None => PathBuf::from(std::env::var_os("HOME").context("neither XDG_CONFIG_HOME nor HOME is set")?).join(".config"),
+        None => {
+            PathBuf::from(std::env::var_os("HOME").context("neither XDG_CONFIG_HOME nor HOME is set")?).join(".config")
+        }
     };
     Ok(base.join("warren").join("agent.yaml"))
 }
@@ -82,7 +84,10 @@ fn set_authtoken(old: Option<&str>, token: &str) -> String {
     let agent = lines.iter().position(|l| l.trim_end() == "agent:");
     match agent {
         Some(a) => {
-            let section_end = lines[a + 1..].iter().position(|l| !l.is_empty() && !l.starts_with([' ', '#'])).map_or(lines.len(), |i| a + 1 + i);
+            let section_end = lines[a + 1..]
+                .iter()
+                .position(|l| !l.is_empty() && !l.starts_with([' ', '#']))
+                .map_or(lines.len(), |i| a + 1 + i);
             let existing = (a + 1..section_end).find(|&i| lines[i].trim_start().starts_with("authtoken:"));
             match existing {
                 Some(i) => {
@@ -114,7 +119,9 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
         .mode(0o600)
         .open(&tmp)
         .with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(contents.as_bytes()).and_then(|_| f.sync_all()).with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(contents.as_bytes())
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
 }
@@ -132,12 +139,18 @@ mod tests {
     fn replaces_keeping_comments() {
         let old = "# mine\nversion: 1\nagent:\n  # the token\n  authtoken: old\n  server_addrs: [a:1]\nendpoints: []\n";
         let new = set_authtoken(Some(old), "t2");
-        assert_eq!(new, "# mine\nversion: 1\nagent:\n  # the token\n  authtoken: t2\n  server_addrs: [a:1]\nendpoints: []\n");
+        assert_eq!(
+            new,
+            "# mine\nversion: 1\nagent:\n  # the token\n  authtoken: t2\n  server_addrs: [a:1]\nendpoints: []\n"
+        );
     }
 
     #[test]
     fn inserts_into_an_agent_section_or_appends_one() {
-        assert_eq!(set_authtoken(Some("agent:\n  server_addrs: [a:1]\n"), "t"), "agent:\n  authtoken: t\n  server_addrs: [a:1]\n");
+        assert_eq!(
+            set_authtoken(Some("agent:\n  server_addrs: [a:1]\n"), "t"),
+            "agent:\n  authtoken: t\n  server_addrs: [a:1]\n"
+        );
         assert_eq!(set_authtoken(Some("version: 1\n"), "t"), "version: 1\nagent:\n  authtoken: t\n");
     }
 }
