@@ -36,7 +36,7 @@ fn architecture_lists_exactly_the_workspace_crates() {
         .map(|(name, _)| format!("warren{name}"))
         .collect();
     assert_eq!(documented, actual, "ARCHITECTURE.md crate table vs cargo metadata");
-    assert!(actual.len() >= 4, "{actual:?}");
+    assert!(actual.contains("warren-cli"), "{actual:?}");
 }
 
 #[test]

@@ -120,6 +120,8 @@ codes! {
     UrlInvalid => ("WARREN_ERR_URL_INVALID", 400, Client, false, "The endpoint URL is not valid"),
     /// Every port of `tcp_ports` is taken.
     TcpPortsExhausted => ("WARREN_ERR_TCP_PORTS_EXHAUSTED", 503, Internal, true, "No TCP port is free"),
+    /// A traffic policy sent with an endpoint registration is invalid.
+    PolicyInvalid => ("WARREN_ERR_POLICY_INVALID", 400, Client, false, "The traffic policy is not valid"),
     /// The agent speaks a protocol version this PoP does not.
     ProtocolVersion => ("WARREN_ERR_PROTOCOL_VERSION", 400, Client, false, "Unsupported tunnel protocol version"),
     /// Anything Warren did not expect; the log has the details.

@@ -1,0 +1,28 @@
+//! QUIC tunnels between agents and PoPs.
+//!
+//! The agent dials out (no inbound port on the API's host); the PoP accepts, checks the
+//! authtoken, and from then on opens one stream per public connection or request towards the
+//! agent. This crate owns the transport and the PoP's endpoint table; what an HTTP exchange
+//! looks like inside a stream is `warren-proxy`'s business.
+//!
+//! Start with [`TunnelStream`], the unit everything above works with; then [`TunnelServer`]
+//! (PoP side), [`Registry`] (which agent serves which URL) and [`AgentSession`] (agent side).
+
+mod client;
+mod error;
+pub mod framed;
+pub mod metrics;
+mod registry;
+mod server;
+mod session;
+mod stream;
+pub mod transport;
+
+pub use client::{
+    AgentSession, SessionEvent, SharedSession, Welcome, client_endpoint, describe_close, read_stream_header,
+};
+pub use error::TunnelError;
+pub use registry::{EndpointInfo, PortBinder, PortGuard, Registry, Route, SessionId};
+pub use server::{SessionHooks, TunnelServer};
+pub use session::{SessionConn, StreamOpener};
+pub use stream::{BoxRead, BoxWrite, TunnelStream};
