@@ -83,6 +83,13 @@ pub struct AgentArgs {
     /// Agent config file (default $XDG_CONFIG_HOME/warren/agent.yaml).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Seconds the backend may take to start answering an HTTP request before the client gets
+    /// 504 `WARREN_ERR_UPSTREAM_TIMEOUT`.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub response_timeout: u64,
+    /// Send a PROXY protocol header (v1 or v2) to a TCP backend before the client's bytes.
+    #[arg(long, value_parser = ["v1", "v2"])]
+    pub proxy_protocol: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,7 @@
 //! Command dispatch: one module per command family.
 
+mod admin;
+mod agent;
 mod agent_file;
 mod pop;
 
@@ -11,18 +13,15 @@ use crate::cli::{Command, ConfigCommand};
 pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Pop(args) if args.check => pop::check(&args.config),
-        Command::Pop(_) => {
-            unavailable("pop", "running a PoP (edge proxy, tunnel listener, admin API) — the data-path issue")
-        }
-        Command::Start(args) if args.check => agent_file::check(Some(&args.config)),
-        Command::Start(_) | Command::Http(_) | Command::Tcp(_) => {
-            unavailable("agent", "QUIC tunnels from the agent to a PoP — the data-path issue")
-        }
+        Command::Pop(args) => pop::run(&args.config),
+        Command::Start(args) => agent::run_start(args),
+        Command::Http(args) => agent::run_single(args, warren_agent::Protocol::Http),
+        Command::Tcp(args) => agent::run_single(args, warren_agent::Protocol::Tcp),
         Command::Config(ConfigCommand::AddAuthtoken { token, config }) => {
             agent_file::add_authtoken(config.as_deref(), &token)
         }
         Command::Config(ConfigCommand::Check { config }) => agent_file::check(config.as_deref()),
-        Command::Admin(_) => unavailable("admin", "the admin API of a running PoP — the data-path issue"),
+        Command::Admin(args) => admin::run(args),
         Command::Policy(_) => unavailable("policy", "traffic policy parsing and evaluation — the traffic-policy issue"),
         Command::Demo(_) => unavailable("demo", "the complete local world — the demo issue"),
         Command::DevIdp(_) => unavailable("dev-idp", "the local identity provider command — the demo issue"),

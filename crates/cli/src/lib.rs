@@ -9,6 +9,7 @@
 mod cli;
 mod cmd;
 mod logging;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,8 @@ pub const EXIT_UNAVAILABLE: u8 = 2;
 /// Runs the `warren` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // One crypto provider for every TLS user in the process (see DEPENDENCIES.md).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     if let Err(e) = logging::init(cli.log_format, &cli.log_level) {
         eprintln!("warren: {e:#}");
         return ExitCode::FAILURE;

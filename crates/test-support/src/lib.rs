@@ -27,6 +27,7 @@ mod process;
 mod run;
 mod tcp_echo;
 mod wait;
+mod world;
 
 /// The local identity provider (JWKS, token endpoint, rotation, bad tokens): `warren-dev-idp`.
 pub use warren_dev_idp as idp;
@@ -40,3 +41,4 @@ pub use process::{Line, ProcessBuilder, Stream, WarrenProcess, parse_listening_l
 pub use run::{Output, RUN_TIMEOUT, run_warren, run_warren_with};
 pub use tcp_echo::TcpEchoBackend;
 pub use wait::{wait_for, wait_for_ok, wait_until, wait_until_sync};
+pub use world::{AgentProcess, PopOptions, PopProcess, client_for};

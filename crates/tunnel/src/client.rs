@@ -111,7 +111,7 @@ impl AgentSession {
     /// The next data stream opened by the PoP. Read its header with [`read_stream_header`].
     pub async fn accept(&self) -> Result<TunnelStream, TunnelError> {
         let (send, recv) = self.conn.accept_bi().await?;
-        Ok(TunnelStream::new(send, recv))
+        Ok(TunnelStream::new(crate::quic_io::QuicSend::new(send), recv))
     }
 
     /// The next event from the PoP; `None` once the control stream is gone.

@@ -12,6 +12,7 @@ mod client;
 mod error;
 pub mod framed;
 pub mod metrics;
+mod quic_io;
 mod registry;
 mod server;
 mod session;

@@ -69,7 +69,7 @@ impl StreamOpener for quinn::Connection {
     fn open(&self) -> BoxFuture<'_, Result<TunnelStream, TunnelError>> {
         Box::pin(async move {
             let (send, recv) = self.open_bi().await?;
-            Ok(TunnelStream::new(send, recv))
+            Ok(TunnelStream::new(crate::quic_io::QuicSend::new(send), recv))
         })
     }
 

@@ -1,0 +1,246 @@
+//! The reconnecting agent: one supervised tunnel per PoP address.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tracing::{Instrument, debug, info_span, warn};
+use warren_core::ErrorCode;
+use warren_tunnel::{AgentSession, SessionEvent, TunnelError};
+use warren_wire::{EndpointSpec, RegisterResult};
+
+use crate::backoff::Backoff;
+use crate::serve::serve_stream;
+use crate::{AgentError, AgentOptions, EndpointOptions};
+
+/// What happens to the agent, for its user interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentEvent {
+    /// A tunnel to `server` is up (PoP `pop_id`).
+    Connected { server: String, pop_id: String },
+    /// An endpoint is reachable at `url` through `server`.
+    Online { server: String, url: String },
+    /// The tunnel to `server` is down; the agent retries after `retry_in`.
+    Disconnected { server: String, reason: String, retry_in: Duration },
+}
+
+/// Closes an agent's tunnels (see [`Agent::closer`]).
+#[derive(Debug, Clone)]
+pub struct AgentCloser(quinn::Endpoint);
+
+impl AgentCloser {
+    /// Sends every PoP a close and waits (at most a second) for them to hear it.
+    pub async fn close(&self) {
+        self.0.close(quinn::VarInt::from_u32(0), b"agent stopped");
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.0.wait_idle()).await;
+    }
+}
+
+/// The agent: tunnels to every PoP address, each re-established on its own.
+pub struct Agent {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    opts: AgentOptions,
+    endpoint: quinn::Endpoint,
+    agent_id: String,
+    tls_backend: Arc<rustls::ClientConfig>,
+}
+
+/// Codes after which retrying cannot help: the agent stops and says why.
+fn is_fatal(code: &str) -> bool {
+    [ErrorCode::AuthtokenInvalid, ErrorCode::AuthtokenRevoked, ErrorCode::ProtocolVersion]
+        .iter()
+        .any(|c| c.as_str() == code)
+}
+
+impl Agent {
+    pub fn new(opts: AgentOptions) -> Result<Agent, AgentError> {
+        if opts.server_addrs.is_empty() {
+            return Err(AgentError::NoServers);
+        }
+        if opts.authtoken.is_empty() {
+            return Err(AgentError::NoAuthtoken);
+        }
+        let ca = match &opts.ca_file {
+            Some(p) => Some(
+                std::fs::read(p)
+                    .map_err(|e| AgentError::CaFile { path: p.display().to_string(), reason: e.to_string() })?,
+            ),
+            None => None,
+        };
+        let ca_ref = opts.ca_file.as_ref().zip(ca.as_deref()).map(|(p, pem)| (p.to_str().unwrap_or("CA file"), pem));
+        let tls = crate::client_tls(ca_ref)?;
+        let ipv6 = opts.server_addrs.iter().all(|a| a.starts_with('['));
+        let endpoint = warren_tunnel::client_endpoint(tls.clone(), ipv6)?;
+        // Backends with TLS (https:// targets) are checked against the same roots.
+        let mut backend_tls = tls;
+        backend_tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let agent_id = format!("agent-{:016x}", rand::random::<u64>());
+        Ok(Agent { inner: Arc::new(Inner { opts, endpoint, agent_id, tls_backend: Arc::new(backend_tls) }) })
+    }
+
+    /// A handle that closes every tunnel at once, so PoPs stop routing to this agent
+    /// immediately instead of after the idle timeout.
+    pub fn closer(&self) -> AgentCloser {
+        AgentCloser(self.inner.endpoint.clone())
+    }
+
+    /// Runs until a fatal error (bad authtoken, refused endpoint); transient failures are retried.
+    pub async fn run(self, events: mpsc::UnboundedSender<AgentEvent>) -> Result<(), AgentError> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for server in self.inner.opts.server_addrs.clone() {
+            let inner = self.inner.clone();
+            let events = events.clone();
+            let span = info_span!("tunnel", server = %server);
+            tasks.spawn(async move { inner.supervise(server, events).await }.instrument(span));
+        }
+        // The first fatal error stops the agent; tunnels to other PoPs end with it.
+        while let Some(res) = tasks.join_next().await {
+            match res {
+                Ok(Err(e)) => return Err(e),
+                Ok(Ok(())) => {}
+                Err(e) => warn!(error = %e, "tunnel task panicked"),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Inner {
+    async fn supervise(
+        self: Arc<Self>,
+        server: String,
+        events: mpsc::UnboundedSender<AgentEvent>,
+    ) -> Result<(), AgentError> {
+        let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
+        loop {
+            let reason = self.session_once(&server, &events, &mut backoff).await?;
+            let retry_in = backoff.next_delay(rand::random());
+            let _ = events.send(AgentEvent::Disconnected { server: server.clone(), reason, retry_in });
+            tokio::time::sleep(retry_in).await;
+        }
+    }
+
+    /// One tunnel's life. `Ok(reason)` means "reconnect"; `Err` means "stop the agent".
+    async fn session_once(
+        &self,
+        server: &str,
+        events: &mpsc::UnboundedSender<AgentEvent>,
+        backoff: &mut Backoff,
+    ) -> Result<String, AgentError> {
+        let (host, addr) = match resolve(server).await {
+            Ok(v) => v,
+            Err(reason) => return Ok(reason),
+        };
+        let session =
+            match AgentSession::connect(&self.endpoint, addr, &host, &self.opts.authtoken, &self.agent_id).await {
+                Ok(s) => Arc::new(s),
+                Err(TunnelError::Refused { code, message }) if is_fatal(&code) => {
+                    return Err(AgentError::Refused { code, message });
+                }
+                Err(e) => return Ok(e.to_string()),
+            };
+        backoff.reset();
+        let _ = events.send(AgentEvent::Connected { server: server.into(), pop_id: session.welcome.pop_id.clone() });
+        let specs: Vec<EndpointSpec> = self
+            .opts
+            .endpoints
+            .iter()
+            .enumerate()
+            .map(|(i, e)| EndpointSpec {
+                key: i as u32,
+                url: e.url.clone(),
+                protocol: e.protocol,
+                traffic_policy: e.traffic_policy.clone(),
+                pooling: e.pooling,
+            })
+            .collect();
+        let results = match session.register(specs).await {
+            Ok(r) => r,
+            Err(e) => return Ok(format!("registration failed: {e}")),
+        };
+        for r in results {
+            match r {
+                RegisterResult::Online { url, .. } => {
+                    let _ = events.send(AgentEvent::Online { server: server.into(), url });
+                }
+                RegisterResult::Refused { code, message, .. } => {
+                    session.close();
+                    return Err(AgentError::Refused { code, message });
+                }
+            }
+        }
+
+        let heartbeat = {
+            let session = session.clone();
+            tokio::spawn(async move {
+                for seq in 0.. {
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    if session.heartbeat(seq).await.is_err() {
+                        break;
+                    }
+                }
+            })
+        };
+        let endpoints: Arc<[EndpointOptions]> = self.opts.endpoints.clone().into();
+        let mut control_open = true;
+        let outcome = loop {
+            tokio::select! {
+                stream = session.accept() => match stream {
+                    Ok(stream) => {
+                        let endpoints = endpoints.clone();
+                        let tls = self.tls_backend.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = serve_stream(stream, &endpoints, tls).await {
+                                debug!(error = %e, "stream ended with an error");
+                            }
+                        });
+                    }
+                    Err(_) => break None,
+                },
+                event = session.next_event(), if control_open => match event {
+                    Some(SessionEvent::Drain(reason)) => {
+                        // Requests in flight on this tunnel finish (the PoP closes it when they
+                        // have); new ones will come through the next tunnel.
+                        let old = session.clone();
+                        tokio::spawn(async move { old.closed().await });
+                        break Some(Ok(format!("the PoP is draining ({reason})")));
+                    }
+                    Some(SessionEvent::Error { code, message }) if is_fatal(&code) => {
+                        break Some(Err(AgentError::Refused { code, message }));
+                    }
+                    Some(SessionEvent::Error { code, message }) => warn!(%code, %message, "the PoP reported an error"),
+                    None => control_open = false,
+                },
+            }
+        };
+        heartbeat.abort();
+        match outcome {
+            Some(result) => result,
+            None => {
+                let reason = session.closed().await;
+                if is_fatal(&reason) {
+                    return Err(AgentError::Refused {
+                        code: reason.clone(),
+                        message: "the PoP closed the tunnel".into(),
+                    });
+                }
+                Ok(reason)
+            }
+        }
+    }
+}
+
+/// `host:port` → (host for TLS, first address).
+async fn resolve(server: &str) -> Result<(String, SocketAddr), String> {
+    let host = match server.rsplit_once(':') {
+        Some((h, _)) => h.trim_start_matches('[').trim_end_matches(']').to_owned(),
+        None => return Err(format!("{server:?} is not HOST:PORT")),
+    };
+    let mut addrs = tokio::net::lookup_host(server).await.map_err(|e| format!("cannot resolve {server}: {e}"))?;
+    let addr = addrs.next().ok_or_else(|| format!("{server} has no address"))?;
+    Ok((host, addr))
+}

@@ -1,0 +1,29 @@
+//! What the tunnel listener asks the PoP: is this authtoken valid, is this policy valid.
+
+use std::sync::Arc;
+
+use warren_core::ErrorCode;
+use warren_state::AuthError;
+use warren_tunnel::SessionHooks;
+
+use crate::store::Store;
+
+pub(crate) struct Hooks {
+    pub(crate) store: Arc<Store>,
+}
+
+impl SessionHooks for Hooks {
+    fn authenticate(&self, authtoken: &str) -> Result<String, ErrorCode> {
+        match self.store.local().authenticate(authtoken) {
+            Ok(id) => Ok(id.as_str().to_owned()),
+            Err(AuthError::Revoked { .. }) => Err(ErrorCode::AuthtokenRevoked),
+            Err(_) => Err(ErrorCode::AuthtokenInvalid),
+        }
+    }
+
+    fn check_policy(&self, text: &str) -> Result<(), String> {
+        warren_policy::validate(text, "traffic-policy")
+            .map(|_| ())
+            .map_err(|diagnostics| diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))
+    }
+}

@@ -1,0 +1,143 @@
+//! A Point of Presence, assembled: the edge listeners, the tunnel listener and its endpoint
+//! registry, TCP endpoints, the admin API and metrics, and an orderly drain on shutdown.
+//!
+//! Everything here is wiring; the behaviour lives in the crates below (`warren-edge`,
+//! `warren-tunnel`, `warren-admin`, `warren-state`). [`Pop::start`] binds every listener and
+//! reports the bound addresses (port 0 is allowed everywhere), [`Pop::shutdown`] drains.
+
+mod error;
+mod hooks;
+pub mod metrics;
+mod router;
+mod store;
+mod tcp;
+pub mod tls;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use tracing::info;
+use warren_config::PopConfig;
+use warren_tunnel::{Registry, TunnelServer};
+
+pub use error::PopError;
+
+/// The addresses a PoP actually bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bound {
+    pub http: Option<SocketAddr>,
+    pub https: Option<SocketAddr>,
+    pub tunnel: SocketAddr,
+    pub admin: SocketAddr,
+}
+
+impl Bound {
+    /// `(name, addr)` for every listener, in the order they are printed.
+    pub fn listeners(&self) -> Vec<(&'static str, SocketAddr)> {
+        let mut v = Vec::new();
+        if let Some(a) = self.http {
+            v.push(("http", a));
+        }
+        if let Some(a) = self.https {
+            v.push(("https", a));
+        }
+        v.push(("tunnel", self.tunnel));
+        v.push(("admin", self.admin));
+        v
+    }
+}
+
+/// A running PoP.
+pub struct Pop {
+    pub bound: Bound,
+    pub dev_ca: Option<std::path::PathBuf>,
+    tunnel: Arc<TunnelServer>,
+    edge: warren_edge::EdgeHandle,
+    admin: warren_admin::AdminHandle,
+}
+
+impl Pop {
+    /// Binds everything and starts serving. `admin_token` guards the admin API.
+    pub async fn start(cfg: PopConfig, admin_token: String) -> Result<Pop, PopError> {
+        let data_dir = cfg.data_dir.clone();
+        std::fs::create_dir_all(&data_dir)
+            .map_err(|e| PopError::Io { path: data_dir.display().to_string(), source: e })?;
+        let render = metrics::install();
+
+        // Certificates: one pair serves the public HTTPS listener and the tunnel listener.
+        let mut ips: Vec<IpAddr> = vec![IpAddr::from([127, 0, 0, 1])];
+        ips.extend(cfg.public_ipv4.map(IpAddr::V4));
+        ips.extend(cfg.public_ipv6.map(IpAddr::V6));
+        ips.extend([cfg.listen.tunnel.ip()].into_iter().filter(|ip| !ip.is_unspecified()));
+        ips.dedup();
+        let certs = tls::load(&cfg.tls, &data_dir, cfg.zone.as_str(), &ips)?;
+
+        // The endpoint table; TCP endpoints listen on the http listener's address (or the
+        // tunnel's when there is none).
+        let tcp_ip = cfg.listen.http.unwrap_or(cfg.listen.tunnel).ip();
+        let registry_cell: Arc<OnceLock<Weak<Registry>>> = Arc::default();
+        let binder = cfg.tcp_ports.map(|_| tcp::binder(tcp_ip, registry_cell.clone()));
+        let registry = Arc::new(Registry::new(cfg.zone.clone(), cfg.tcp_ports.map(|r| (r.first, r.last)), binder));
+        let _ = registry_cell.set(Arc::downgrade(&registry));
+
+        // Control state and the admin API.
+        let tunnel_cell: Arc<OnceLock<Weak<TunnelServer>>> = Arc::default();
+        let store = {
+            let tunnel_cell = tunnel_cell.clone();
+            let reg = Arc::downgrade(&registry);
+            let pop_id = cfg.id.to_string();
+            Arc::new(store::Store::open(&data_dir, cfg.id.clone(), cfg.listen.cluster.to_string(), move |b| {
+                b.on_revoke(move |id| {
+                    if let Some(t) = tunnel_cell.get().and_then(Weak::upgrade) {
+                        let n = t.revoke_token(id.as_str());
+                        info!(token.id = %id.as_str(), sessions = n, "token revoked, tunnels closed");
+                    }
+                })
+                .endpoints(move || router::endpoint_list(&reg, &pop_id))
+                .policy_validator(|text| {
+                    warren_policy::validate(text, "global-policy")
+                        .map(|_| ())
+                        .map_err(|ds| ds.iter().map(|d| d.to_string()).collect())
+                })
+            })?)
+        };
+
+        let tunnel = TunnelServer::bind(
+            cfg.listen.tunnel,
+            certs.server_config(&[])?,
+            registry.clone(),
+            Arc::new(hooks::Hooks { store: store.clone() }),
+            cfg.id.to_string(),
+        )?;
+        let _ = tunnel_cell.set(Arc::downgrade(&tunnel));
+        let tunnel_addr =
+            tunnel.local_addr().map_err(|e| PopError::Io { path: "tunnel listener".into(), source: e })?;
+        tokio::spawn(tunnel.clone().run());
+
+        let edge = router::start_edge(&cfg, registry.clone()).await?;
+        let admin = warren_admin::AdminServer::start(
+            cfg.listen.admin,
+            admin_token,
+            store.clone(),
+            Arc::new(move || render.render()),
+        )
+        .await?;
+
+        let bound =
+            Bound { http: edge.http_addr(), https: edge.https_addr(), tunnel: tunnel_addr, admin: admin.addr() };
+        info!(pop.id = %cfg.id, zone = %cfg.zone, "PoP started");
+        Ok(Pop { bound, dev_ca: certs.dev_ca, tunnel, edge, admin })
+    }
+
+    /// Drains: stop accepting agents and tell them to move, let in-flight requests finish
+    /// (at most `grace`), then close everything.
+    pub async fn shutdown(self, grace: Duration) {
+        info!("draining");
+        self.tunnel.drain();
+        self.edge.shutdown(grace).await;
+        self.tunnel.close().await;
+        self.admin.shutdown().await;
+        info!("stopped");
+    }
+}

@@ -1,0 +1,213 @@
+//! A PoP and agents as real `warren` processes, for end-to-end tests.
+//!
+//! [`PopProcess::start`] writes a `pop.yaml` into its own [`TestDir`], starts `warren pop`, and
+//! reads back every listener address. [`AgentProcess::http`] starts `warren http` against it
+//! and waits for `endpoint online`. These helpers panic with context instead of returning
+//! errors: they are only ever called from tests, where a panic is the report.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::{TestDir, WarrenProcess, free_tcp_port, free_udp_port, run_warren_with};
+
+/// How long a process gets to come up.
+const START: Duration = Duration::from_secs(30);
+
+/// What kind of PoP to start.
+#[derive(Debug, Clone)]
+pub struct PopOptions {
+    pub id: String,
+    pub zone: String,
+    /// Fixed ports instead of port 0, so the PoP can restart on the same addresses.
+    pub fixed_ports: bool,
+    /// An inclusive port range for TCP endpoints.
+    pub tcp_ports: Option<(u16, u16)>,
+    /// Extra YAML appended to the config.
+    pub extra_yaml: String,
+}
+
+impl Default for PopOptions {
+    fn default() -> Self {
+        PopOptions {
+            id: "pop-test".into(),
+            zone: "edge.test".into(),
+            fixed_ports: false,
+            tcp_ports: None,
+            extra_yaml: String::new(),
+        }
+    }
+}
+
+/// A running `warren pop`.
+pub struct PopProcess {
+    pub process: WarrenProcess,
+    pub dir: TestDir,
+    pub bin: PathBuf,
+    pub config: PathBuf,
+    pub zone: String,
+    pub admin_token: String,
+    pub http: SocketAddr,
+    pub https: SocketAddr,
+    pub tunnel: SocketAddr,
+    pub admin: SocketAddr,
+}
+
+impl PopProcess {
+    /// Starts a PoP on loopback with a dev CA, and waits for every listener.
+    pub async fn start(bin: impl AsRef<Path>, opts: PopOptions) -> PopProcess {
+        let dir = TestDir::new().expect("temporary directory");
+        let port = |udp: bool| -> u16 {
+            if !opts.fixed_ports {
+                0
+            } else if udp {
+                free_udp_port().expect("free UDP port")
+            } else {
+                free_tcp_port().expect("free TCP port")
+            }
+        };
+        let tcp_ports = match opts.tcp_ports {
+            Some((a, b)) => format!("tcp_ports: {a}-{b}\n"),
+            None => String::new(),
+        };
+        let yaml = format!(
+            "id: {id}\nregion: test\nlocation: {{ lat: 50.11, lon: 8.68 }}\npublic_ipv4: 127.0.0.1\nzone: {zone}\n\
+             data_dir: {data}\nlisten:\n  http: 127.0.0.1:{http}\n  https: 127.0.0.1:{https}\n  tunnel: 127.0.0.1:{tunnel}\n\
+             \x20 cluster: 127.0.0.1:{cluster}\n  admin: 127.0.0.1:{admin}\n{tcp_ports}tls:\n  dev_ca_dir: {ca}\n{extra}",
+            id = opts.id,
+            zone = opts.zone,
+            data = dir.join("data").display(),
+            http = port(false),
+            https = port(false),
+            tunnel = port(true),
+            cluster = port(false),
+            admin = port(false),
+            ca = dir.join("ca").display(),
+            extra = opts.extra_yaml,
+        );
+        let config = dir.write("pop.yaml", yaml);
+        let admin_token = "test-admin-token".to_owned();
+        let bin = bin.as_ref().to_path_buf();
+        let (process, http, https, tunnel, admin) = Self::spawn(&bin, &config, &admin_token).await;
+        PopProcess { process, dir, bin, config, zone: opts.zone, admin_token, http, https, tunnel, admin }
+    }
+
+    async fn spawn(
+        bin: &Path,
+        config: &Path,
+        token: &str,
+    ) -> (WarrenProcess, SocketAddr, SocketAddr, SocketAddr, SocketAddr) {
+        let process = WarrenProcess::builder(bin)
+            .args(["pop", "--config"])
+            .arg(config)
+            .env("WARREN_ADMIN_TOKEN", token)
+            .env("WARREN_LOG_LEVEL", "info")
+            .name("pop")
+            .spawn()
+            .expect("warren pop starts");
+        let addr = |name: &'static str| {
+            let p = &process;
+            async move { p.listener_addr(name, START).await.unwrap_or_else(|e| panic!("listener {name}: {e}")) }
+        };
+        let (http, https, tunnel, admin) =
+            (addr("http").await, addr("https").await, addr("tunnel").await, addr("admin").await);
+        (process, http, https, tunnel, admin)
+    }
+
+    /// Kills the PoP (SIGKILL) and starts it again with the same config and data.
+    pub async fn restart(&mut self) {
+        let _ = self.process.kill().await;
+        let (process, http, https, tunnel, admin) = Self::spawn(&self.bin, &self.config, &self.admin_token).await;
+        (self.process, self.http, self.https, self.tunnel, self.admin) = (process, http, https, tunnel, admin);
+    }
+
+    /// The dev CA that signs the PoP's certificates (for `--ca-file` and HTTPS clients).
+    pub fn ca_pem(&self) -> PathBuf {
+        self.dir.join("ca").join("ca.pem")
+    }
+
+    /// Runs `warren admin ARGS` against this PoP.
+    pub async fn admin(&self, args: &[&str]) -> crate::Output {
+        let url = format!("http://{}", self.admin);
+        let mut all = vec!["admin", "--url", url.as_str(), "--token", self.admin_token.as_str()];
+        all.extend_from_slice(args);
+        run_warren_with(&self.bin, all, [("WARREN_LOG_LEVEL", "warn")], Duration::from_secs(30))
+            .await
+            .expect("warren admin runs")
+    }
+
+    /// Creates an agent authtoken through `warren admin tokens create` (the last stdout line).
+    pub async fn create_token(&self) -> String {
+        let out = self.admin(&["tokens", "create", "--description", "test"]).await;
+        assert!(out.success(), "tokens create failed: {}", out.stderr);
+        out.stdout.lines().last().expect("a token line").trim().to_owned()
+    }
+
+    /// `http://HOST:PORT` of this PoP's plain listener for `name.ZONE`.
+    pub fn http_url(&self, name: &str, path: &str) -> String {
+        format!("http://{name}.{}:{}{path}", self.zone, self.http.port())
+    }
+
+    /// `https://HOST:PORT` of this PoP's TLS listener for `name.ZONE`.
+    pub fn https_url(&self, name: &str, path: &str) -> String {
+        format!("https://{name}.{}:{}{path}", self.zone, self.https.port())
+    }
+}
+
+/// A reqwest client that resolves `hosts` to 127.0.0.1 and trusts `ca_pem`.
+pub fn client_for(hosts: &[&str], ca_pem: Option<&Path>) -> reqwest::Client {
+    let mut b = reqwest::Client::builder().timeout(Duration::from_secs(120)).no_proxy();
+    for h in hosts {
+        b = b.resolve(h, SocketAddr::from(([127, 0, 0, 1], 0)));
+    }
+    if let Some(p) = ca_pem {
+        let pem = std::fs::read(p).expect("CA file");
+        b = b.add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("CA PEM"));
+    }
+    b.build().expect("reqwest client")
+}
+
+/// A running agent (`warren http` / `warren tcp`).
+pub struct AgentProcess {
+    pub process: WarrenProcess,
+    /// The public URL it printed with `endpoint online`.
+    pub url: String,
+}
+
+impl AgentProcess {
+    /// `warren http TARGET --server-addr POP --authtoken T --ca-file CA EXTRA...`, then waits
+    /// for `endpoint online`.
+    pub async fn http(pop: &PopProcess, token: &str, target: &str, extra: &[&str]) -> AgentProcess {
+        Self::start(pop, "http", token, target, extra).await
+    }
+
+    /// The same for `warren tcp`.
+    pub async fn tcp(pop: &PopProcess, token: &str, target: &str, extra: &[&str]) -> AgentProcess {
+        Self::start(pop, "tcp", token, target, extra).await
+    }
+
+    async fn start(pop: &PopProcess, kind: &str, token: &str, target: &str, extra: &[&str]) -> AgentProcess {
+        let process = Self::spawn(pop, kind, token, target, extra);
+        let line = process
+            .wait_for_stdout_line(|l| l.contains("endpoint online"), START)
+            .await
+            .unwrap_or_else(|e| panic!("agent did not come online: {e}"));
+        let url = line.split_whitespace().nth(2).expect("endpoint online URL -> TARGET").to_owned();
+        AgentProcess { process, url }
+    }
+
+    /// Starts an agent without waiting for anything.
+    pub fn spawn(pop: &PopProcess, kind: &str, token: &str, target: &str, extra: &[&str]) -> WarrenProcess {
+        WarrenProcess::builder(&pop.bin)
+            .args([kind, target, "--authtoken", token, "--server-addr"])
+            .arg(pop.tunnel.to_string())
+            .arg("--ca-file")
+            .arg(pop.ca_pem())
+            .args(extra)
+            .env_remove("WARREN_AUTHTOKEN")
+            .env("XDG_CONFIG_HOME", pop.dir.join("agent-config"))
+            .name(format!("agent {kind}"))
+            .spawn()
+            .expect("warren agent starts")
+    }
+}
