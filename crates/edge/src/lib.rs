@@ -13,6 +13,7 @@
 
 mod error;
 pub mod metrics;
+pub mod policy;
 mod respond;
 mod router;
 mod server;

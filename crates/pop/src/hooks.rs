@@ -6,10 +6,12 @@ use warren_core::ErrorCode;
 use warren_state::AuthError;
 use warren_tunnel::SessionHooks;
 
+use crate::policies::Policies;
 use crate::store::Store;
 
 pub(crate) struct Hooks {
     pub(crate) store: Arc<Store>,
+    pub(crate) policies: Arc<Policies>,
 }
 
 impl SessionHooks for Hooks {
@@ -22,8 +24,7 @@ impl SessionHooks for Hooks {
     }
 
     fn check_policy(&self, text: &str) -> Result<(), String> {
-        warren_policy::validate(text, "traffic-policy")
-            .map(|_| ())
-            .map_err(|diagnostics| diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))
+        // Compiling here also warms the cache the edge reads from.
+        self.policies.compile(text).map(|_| ())
     }
 }

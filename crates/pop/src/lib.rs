@@ -8,6 +8,7 @@
 mod error;
 mod hooks;
 pub mod metrics;
+mod policies;
 mod router;
 mod store;
 mod tcp;
@@ -46,6 +47,25 @@ impl Bound {
         v.push(("admin", self.admin));
         v
     }
+}
+
+/// `global_policy_file`: applied when the cluster has no global policy yet, or a different one
+/// (the file is the operator's source of truth at start; `warren admin policy set` changes it
+/// at run time).
+async fn apply_global_policy_file(store: &store::Store, path: &std::path::Path) -> Result<(), PopError> {
+    use warren_admin::AdminBackend;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| PopError::Io { path: path.display().to_string(), source: e })?;
+    if let Err(ds) = warren_policy::validate(&text, &path.display().to_string()) {
+        let lines: Vec<String> = ds.iter().map(|d| d.to_string()).collect();
+        return Err(PopError::State(format!("global_policy_file is invalid:\n{}", lines.join("\n"))));
+    }
+    let current = store.local().read(|s| s.global_policy().map(|g| g.text.clone()));
+    if current.as_deref() != Some(text.as_str()) {
+        store.set_policy(text).await.map_err(|e| PopError::State(e.message))?;
+        info!(file = %path.display(), "global policy applied from global_policy_file");
+    }
+    Ok(())
 }
 
 /// A running PoP.
@@ -103,11 +123,16 @@ impl Pop {
             })?)
         };
 
+        if let Some(path) = &cfg.global_policy_file {
+            apply_global_policy_file(&store, path).await?;
+        }
+        let policies = Arc::new(policies::Policies::new(Arc::downgrade(&store), Arc::downgrade(&registry)));
+
         let tunnel = TunnelServer::bind(
             cfg.listen.tunnel,
             certs.server_config(&[])?,
             registry.clone(),
-            Arc::new(hooks::Hooks { store: store.clone() }),
+            Arc::new(hooks::Hooks { store: store.clone(), policies: policies.clone() }),
             cfg.id.to_string(),
         )?;
         let _ = tunnel_cell.set(Arc::downgrade(&tunnel));
@@ -115,7 +140,9 @@ impl Pop {
             tunnel.local_addr().map_err(|e| PopError::Io { path: "tunnel listener".into(), source: e })?;
         tokio::spawn(tunnel.clone().run());
 
-        let edge = router::start_edge(&cfg, registry.clone()).await?;
+        let guard =
+            warren_edge::policy::PolicyGuard::new(policies, warren_edge::policy::JwksStore::new(), cfg.region.clone());
+        let edge = router::start_edge(&cfg, registry.clone(), Arc::new(guard)).await?;
         let admin = warren_admin::AdminServer::start(
             cfg.listen.admin,
             admin_token,

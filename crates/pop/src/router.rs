@@ -42,14 +42,20 @@ impl Router for RegistryRouter {
     }
 }
 
-pub(crate) async fn start_edge(cfg: &PopConfig, registry: Arc<Registry>) -> Result<EdgeHandle, PopError> {
+pub(crate) async fn start_edge(
+    cfg: &PopConfig,
+    registry: Arc<Registry>,
+    guard: Arc<dyn warren_edge::RequestGuard>,
+) -> Result<EdgeHandle, PopError> {
     let tls = match &cfg.tls {
         TlsConfig::None => None,
         TlsConfig::DevCa(dir) => Some(TlsSource::DevCa { dir: dir.clone() }),
         TlsConfig::Files { cert, key } => Some(TlsSource::Files { cert: cert.clone(), key: key.clone() }),
     };
     let edge_cfg = EdgeConfig { http: cfg.listen.http, https: cfg.listen.https, zone: cfg.zone.clone(), tls };
-    EdgeServer::start(edge_cfg, Arc::new(RegistryRouter { registry })).await.map_err(|e| PopError::Edge(e.to_string()))
+    EdgeServer::start_with_guard(edge_cfg, Arc::new(RegistryRouter { registry }), guard)
+        .await
+        .map_err(|e| PopError::Edge(e.to_string()))
 }
 
 /// `GET /v1/endpoints` for a standalone PoP.

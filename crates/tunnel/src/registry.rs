@@ -259,6 +259,11 @@ impl Registry {
         Ok(Route { conn: m.conn.clone(), endpoint_key: m.key, policy: b.policy.clone() })
     }
 
+    /// The traffic policy text of the endpoint at `host`, if it has one.
+    pub fn policy_for(&self, host: &str) -> Option<Arc<str>> {
+        self.lock().bindings.get(&Key::Host(host.to_owned())).and_then(|b| b.policy.clone())
+    }
+
     /// Every endpoint with its agent count, sorted by URL.
     pub fn endpoints(&self) -> Vec<EndpointInfo> {
         let inner = self.lock();

@@ -1,0 +1,254 @@
+//! Traffic policy enforced at a real PoP, for a real agent's endpoint, with a real identity
+//! provider serving its JWKS over HTTP: the first JWT-validated call and every way it fails.
+
+use std::time::Duration;
+
+use warren_test_support::idp::{Alg, DevIdp, DevIdpOptions, Time, TokenSpec};
+use warren_test_support::{AgentProcess, EchoBackend, PopOptions, PopProcess, client_for};
+
+const BIN: &str = env!("CARGO_BIN_EXE_warren");
+const AUD: &str = "api://warren-test";
+
+fn jwt_policy(idp: &DevIdp) -> String {
+    format!(
+        "on_http_request:
+  - name: require a token
+    actions:
+      - type: jwt-validation
+        config:
+          issuer:
+            allow_list:
+              - value: {iss}
+          audience:
+            allow_list:
+              - value: {AUD}
+          http:
+            tokens:
+              - type: jwt
+                method: header
+                name: Authorization
+                prefix: \"Bearer \"
+          jws:
+            allowed_algorithms: [RS256, ES256]
+            keys:
+              sources:
+                additional_jkus:
+                  - {jwks}
+",
+        iss = idp.issuer(),
+        jwks = idp.jwks_url()
+    )
+}
+
+struct World {
+    pop: PopProcess,
+    echo: EchoBackend,
+    _agent: AgentProcess,
+    client: reqwest::Client,
+}
+
+async fn world_with_policy(policy: &str, name: &str) -> World {
+    let pop = PopProcess::start(BIN, PopOptions::default()).await;
+    let token = pop.create_token().await;
+    let echo = EchoBackend::start().await.unwrap();
+    let file = pop.dir.write("policy.yaml", policy);
+    let url = format!("https://{name}.edge.test");
+    let agent = AgentProcess::http(
+        &pop,
+        &token,
+        &echo.addr().to_string(),
+        &["--url", &url, "--traffic-policy-file", file.to_str().unwrap()],
+    )
+    .await;
+    let client = client_for(&[&format!("{name}.edge.test")], None);
+    World { pop, echo, _agent: agent, client }
+}
+
+impl World {
+    async fn get(&self, name: &str, bearer: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.get(self.pop.http_url(name, "/echo"));
+        if let Some(t) = bearer {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        req.send().await.unwrap()
+    }
+}
+
+async fn code_and_reason(res: reqwest::Response) -> (u16, String, Option<String>) {
+    let status = res.status().as_u16();
+    let v: serde_json::Value = res.json().await.unwrap();
+    (status, v["error"]["code"].as_str().unwrap().to_owned(), v["error"]["reason"].as_str().map(str::to_owned))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jwt_validation_accepts_good_tokens_and_rejects_every_bad_one() {
+    let idp = DevIdp::start("127.0.0.1:0".parse().unwrap(), DevIdpOptions::default()).await.unwrap();
+    let w = world_with_policy(&jwt_policy(&idp), "jwt").await;
+    let good = TokenSpec::rs256().aud(AUD).sub("alice");
+
+    // No token: 401 with a Bearer challenge, and the backend never sees the request.
+    let res = w.get("jwt", None).await;
+    assert_eq!(res.status(), 401);
+    assert!(res.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    let (_, code, _) = code_and_reason(res).await;
+    assert_eq!(code, "WARREN_ERR_JWT_MISSING");
+    assert_eq!(w.echo.requests(), 0);
+
+    // A valid token: 200 through the tunnel.
+    let res = w.get("jwt", Some(&idp.mint(&good))).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(w.echo.requests(), 1);
+    // ES256 works as well (allowed, and its key is in the JWKS).
+    assert_eq!(w.get("jwt", Some(&idp.mint(&TokenSpec::es256().aud(AUD)))).await.status(), 200);
+
+    let cases = [
+        ("expired", idp.mint(&good.clone().exp(Time::ago(3600))), "expired"),
+        ("not yet valid", idp.mint(&good.clone().nbf(Time::in_secs(3600))), "not_yet_valid"),
+        ("wrong audience", idp.mint(&TokenSpec::rs256().aud("api://other")), "bad_audience"),
+        ("wrong issuer", idp.mint(&good.clone().iss("https://evil.example")), "bad_issuer"),
+        ("alg none", idp.mint_alg_none(&good), "alg_none"),
+        ("HS256 keyed with the public key", idp.mint_hs256_with_public_key(&good), "alg_not_allowed"),
+        ("foreign key", idp.mint_with_foreign_key(&good.clone().kid(idp.current_kid(Alg::Rs256))), "bad_signature"),
+        ("garbage", "not.a.jwt".to_owned(), "malformed"),
+    ];
+    for (what, token, reason) in cases {
+        let res = w.get("jwt", Some(&token)).await;
+        assert_eq!(res.status(), 401, "{what}");
+        assert!(res.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"), "{what}");
+        let (_, code, got) = code_and_reason(res).await;
+        assert_eq!(code, "WARREN_ERR_JWT_INVALID", "{what}");
+        assert_eq!(got.as_deref(), Some(reason), "{what}");
+    }
+    assert_eq!(w.echo.requests(), 2, "no rejected request reached the backend");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn key_rotation_and_idp_outages() {
+    let idp = DevIdp::start("127.0.0.1:0".parse().unwrap(), DevIdpOptions::default()).await.unwrap();
+    let w = world_with_policy(&jwt_policy(&idp), "rot").await;
+    let spec = TokenSpec::rs256().aud(AUD);
+    assert_eq!(w.get("rot", Some(&idp.mint(&spec))).await.status(), 200);
+    let fetches = idp.jwks_fetches();
+
+    // The IdP rotates its signing key: a token with the new kid makes the PoP refetch once.
+    idp.rotate(Alg::Rs256, false).unwrap();
+    assert_eq!(w.get("rot", Some(&idp.mint(&spec))).await.status(), 200, "rotation picked up without a restart");
+    assert_eq!(idp.jwks_fetches(), fetches + 1);
+
+    // The IdP goes down: tokens signed with cached keys still pass.
+    idp.set_available(false);
+    assert_eq!(w.get("rot", Some(&idp.mint(&spec.clone().sub("bob")))).await.status(), 200);
+    // A token with a kid we never saw cannot be checked: still a 401, not a pass.
+    assert_eq!(w.get("rot", Some(&idp.mint_with_unknown_kid(&spec))).await.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idp_down_with_no_keys_is_a_distinct_503() {
+    let idp = DevIdp::start("127.0.0.1:0".parse().unwrap(), DevIdpOptions::default()).await.unwrap();
+    idp.set_available(false);
+    let w = world_with_policy(&jwt_policy(&idp), "down").await;
+    let res = w.get("down", Some(&idp.mint(&TokenSpec::rs256().aud(AUD)))).await;
+    let (status, code, _) = code_and_reason(res).await;
+    assert_eq!((status, code.as_str()), (503, "WARREN_ERR_JWKS_UNAVAILABLE"));
+    assert_eq!(w.echo.requests(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limit_ip_restriction_and_header_edits() {
+    let policy = "on_http_request:
+  - name: block the admin area from loopback
+    expressions:
+      - req.url.path.startsWith('/admin')
+    actions:
+      - type: restrict-ips
+        config:
+          deny:
+            - 127.0.0.0/8
+  - name: three per minute
+    actions:
+      - type: rate-limit
+        config:
+          name: per-client
+          algorithm: sliding_window
+          capacity: 3
+          rate: 60s
+          bucket_key:
+            - conn.client_ip
+  - name: edit headers
+    actions:
+      - type: add-headers
+        config:
+          headers:
+            x-client-ip: ${conn.client_ip}
+            x-policy: applied
+      - type: remove-headers
+        config:
+          headers:
+            - x-secret
+";
+    let w = world_with_policy(policy, "rl").await;
+    let res = w.client.get(w.pop.http_url("rl", "/admin/panel")).send().await.unwrap();
+    let (status, code, _) = code_and_reason(res).await;
+    assert_eq!((status, code.as_str()), (403, "WARREN_ERR_IP_RESTRICTED"));
+
+    let res = w.client.get(w.pop.http_url("rl", "/echo")).header("x-secret", "hunter2").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(v["headers"]["x-policy"], serde_json::json!(["applied"]));
+    assert_eq!(v["headers"]["x-client-ip"], serde_json::json!(["127.0.0.1"]));
+    assert!(v["headers"].get("x-secret").is_none(), "removed before the backend: {v}");
+
+    assert_eq!(w.client.get(w.pop.http_url("rl", "/echo")).send().await.unwrap().status(), 200);
+    // The restricted request above did not count (it ended before the rate-limit rule).
+    let res = w.client.get(w.pop.http_url("rl", "/echo")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let res = w.client.get(w.pop.http_url("rl", "/echo")).send().await.unwrap();
+    assert_eq!(res.status(), 429);
+    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let (_, code, _) = code_and_reason(res).await;
+    assert_eq!(code, "WARREN_ERR_RATE_LIMITED");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn global_policy_runs_first_and_changes_apply_to_new_requests() {
+    let w = world_with_policy("on_http_request:\n  - actions:\n      - type: add-headers\n        config:\n          headers:\n            x-endpoint-policy: yes-it-ran\n", "gp").await;
+    let res = w.client.get(w.pop.http_url("gp", "/echo")).send().await.unwrap();
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert!(v["headers"].get("x-global").is_none());
+
+    let global = w.pop.dir.write(
+        "global.yaml",
+        "on_http_request:\n  - expressions:\n      - req.url.path == '/blocked'\n    actions:\n      - type: deny\n  - actions:\n      - type: add-headers\n        config:\n          headers:\n            x-global: operator\n",
+    );
+    let out = w.pop.admin(&["policy", "set", global.to_str().unwrap()]).await;
+    assert!(out.success(), "{}", out.stderr);
+    let res = w.client.get(w.pop.http_url("gp", "/echo")).send().await.unwrap();
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(v["headers"]["x-global"], serde_json::json!(["operator"]));
+    assert_eq!(v["headers"]["x-endpoint-policy"], serde_json::json!(["yes-it-ran"]));
+    let (status, code, _) = code_and_reason(w.client.get(w.pop.http_url("gp", "/blocked")).send().await.unwrap()).await;
+    assert_eq!((status, code.as_str()), (403, "WARREN_ERR_POLICY_DENIED"));
+
+    // An invalid global policy is refused with the mistakes, and the old one stays.
+    let bad = w.pop.dir.write("bad.yaml", "on_http_request:\n  - actions:\n      - type: no-such-action\n");
+    let out = w.pop.admin(&["policy", "set", bad.to_str().unwrap()]).await;
+    assert_eq!(out.code(), Some(1));
+    assert!(out.stderr.contains("no-such-action"), "{}", out.stderr);
+    let res = w.client.get(w.pop.http_url("gp", "/echo")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invalid_policy_file_stops_the_agent_before_it_connects() {
+    let pop = PopProcess::start(BIN, PopOptions::default()).await;
+    let token = pop.create_token().await;
+    let file = pop.dir.write("p.yaml", "on_http_request:\n  - expressions: ['']\n    actions:\n      - type: deny\n        config:\n          status: 403\n");
+    let mut agent =
+        AgentProcess::spawn(&pop, "http", &token, "8080", &["--traffic-policy-file", file.to_str().unwrap()]);
+    let line = agent.wait_for_line(|l| l.contains("p.yaml:"), Duration::from_secs(10)).await.unwrap();
+    assert!(line.contains("p.yaml:2:"), "{line}");
+    assert_eq!(agent.wait_exit(Duration::from_secs(10)).await.unwrap().code(), Some(1));
+    let lines = agent.lines();
+    assert!(lines.iter().filter(|l| l.contains("p.yaml:")).count() >= 2, "every mistake is reported: {lines:?}");
+}
