@@ -55,3 +55,47 @@ fn errors_md_documents_exactly_the_codes() {
         assert!(row.contains(&format!("| {} |", code.http_status())), "status of {code} in docs/errors.md: {row}");
     }
 }
+
+#[test]
+fn every_yaml_block_of_policy_md_is_a_valid_policy() {
+    let doc = read("docs/policy.md");
+    let mut blocks = Vec::new();
+    let mut current: Option<(usize, String)> = None;
+    for (i, line) in doc.lines().enumerate() {
+        match &mut current {
+            None if line.trim_start().starts_with("```yaml") => current = Some((i + 1, String::new())),
+            Some((start, src)) if line.trim_start().starts_with("```") => {
+                blocks.push((*start, std::mem::take(src)));
+                current = None;
+            }
+            Some((_, src)) => {
+                src.push_str(line);
+                src.push('\n');
+            }
+            None => {}
+        }
+    }
+    assert!(current.is_none(), "docs/policy.md: an unclosed ```yaml block");
+    assert!(blocks.len() >= 20, "docs/policy.md has only {} yaml blocks", blocks.len());
+    let mut failures = Vec::new();
+    for (line, src) in &blocks {
+        let name = format!("docs/policy.md (block at line {line})");
+        match warren_policy::validate(src, &name) {
+            Ok(policy) => {
+                let rules: usize = [
+                    warren_policy::Phase::OnTcpConnect,
+                    warren_policy::Phase::OnHttpRequest,
+                    warren_policy::Phase::OnHttpResponse,
+                ]
+                .iter()
+                .map(|p| policy.rules(*p).len())
+                .sum();
+                if rules == 0 {
+                    failures.push(format!("{name}: no rules"));
+                }
+            }
+            Err(diags) => failures.extend(diags.iter().map(ToString::to_string)),
+        }
+    }
+    assert!(failures.is_empty(), "invalid policies in docs/policy.md:\n{}", failures.join("\n"));
+}

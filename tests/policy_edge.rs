@@ -252,3 +252,42 @@ async fn an_invalid_policy_file_stops_the_agent_before_it_connects() {
     let lines = agent.lines();
     assert!(lines.iter().filter(|l| l.contains("p.yaml:")).count() >= 2, "every mistake is reported: {lines:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn response_phase_edits_response_headers() {
+    let policy = "on_http_response:
+  - expressions:
+      - res.status_code == 200
+    actions:
+      - type: add-headers
+        config:
+          headers:
+            x-seen-status: ${res.status_code}
+            x-for-path: ${req.url.path}
+      - type: remove-headers
+        config:
+          headers:
+            - x-backend
+";
+    let pop = PopProcess::start(BIN, PopOptions::default()).await;
+    let token = pop.create_token().await;
+    let echo = EchoBackend::start_with_name("secret-name").await.unwrap();
+    let file = pop.dir.write("policy.yaml", policy);
+    let _agent = AgentProcess::http(
+        &pop,
+        &token,
+        &echo.addr().to_string(),
+        &["--url", "https://resp.edge.test", "--traffic-policy-file", file.to_str().unwrap()],
+    )
+    .await;
+    let client = client_for(&["resp.edge.test"], None);
+    let res = client.get(pop.http_url("resp", "/echo")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-seen-status"], "200");
+    assert_eq!(res.headers()["x-for-path"], "/echo");
+    assert!(res.headers().get("x-backend").is_none(), "removed: {:?}", res.headers());
+    let res = client.get(pop.http_url("resp", "/status/404")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(res.headers().get("x-seen-status").is_none());
+    assert_eq!(res.headers()["x-backend"], "secret-name");
+}

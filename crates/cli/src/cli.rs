@@ -199,6 +199,9 @@ pub enum PolicyCommand {
         /// YAML description of the request (method, url, headers, client_ip, token...).
         #[arg(long)]
         request: PathBuf,
+        /// Print the report as JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the JSON Schema (draft-07) of policy files.
     Schema,

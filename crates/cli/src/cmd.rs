@@ -3,6 +3,7 @@
 mod admin;
 mod agent;
 mod agent_file;
+mod policy;
 mod pop;
 
 use std::process::ExitCode;
@@ -22,7 +23,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Config(ConfigCommand::Check { config }) => agent_file::check(config.as_deref()),
         Command::Admin(args) => admin::run(args),
-        Command::Policy(_) => unavailable("policy", "traffic policy parsing and evaluation — the traffic-policy issue"),
+        Command::Policy(cmd) => policy::run(cmd),
         Command::Demo(_) => unavailable("demo", "the complete local world — the demo issue"),
         Command::DevIdp(_) => unavailable("dev-idp", "the local identity provider command — the demo issue"),
     }

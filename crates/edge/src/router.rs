@@ -60,8 +60,21 @@ pub trait RequestGuard: Send + Sync + 'static {
         req: &'a mut http::request::Parts,
     ) -> BoxFuture<'a, GuardOutcome>;
 
-    /// May rewrite the response head before it goes to the client.
-    fn on_response(&self, _ctx: &RequestContext, _resp: &mut http::response::Parts) {}
+    /// Whether [`RequestGuard::on_response`] wants to see this request's response (the edge
+    /// then keeps a copy of the request head for it).
+    fn wants_response(&self, _ctx: &RequestContext) -> bool {
+        false
+    }
+
+    /// May rewrite the response head before it goes to the client; `req` is the request head
+    /// as it was forwarded (only when [`RequestGuard::wants_response`] said so, else `None`).
+    fn on_response(
+        &self,
+        _ctx: &RequestContext,
+        _req: Option<&http::request::Parts>,
+        _resp: &mut http::response::Parts,
+    ) {
+    }
 }
 
 /// The guard used when no policy is installed: lets everything through unchanged.

@@ -95,6 +95,7 @@ async fn route(req: Request<Incoming>, conn: ConnInfo, shared: &Shared, span: &t
     // crashed, its tunnel not yet timed out) is replayed once on another agent: the client
     // never sees a member of a pool go away.
     let replay = (is_idempotent(&parts.method) && body.is_end_stream()).then(|| parts.clone());
+    let head_for_response = shared.guard.wants_response(&ctx).then(|| parts.clone());
     let proto = conn.proto.as_str();
     let req = Request::from_parts(parts, body).map(|body| {
         body.map_frame(move |frame| {
@@ -118,7 +119,7 @@ async fn route(req: Request<Incoming>, conn: ConnInfo, shared: &Shared, span: &t
     match result {
         Ok(resp) => {
             let (mut parts, body) = resp.into_parts();
-            shared.guard.on_response(&ctx, &mut parts);
+            shared.guard.on_response(&ctx, head_for_response.as_ref(), &mut parts);
             Response::from_parts(parts, body)
         }
         Err(e) => {

@@ -90,7 +90,7 @@ impl CompiledExpr {
         if source.len() > MAX_EXPRESSION_BYTES {
             return Err(format!("expression is {} bytes, more than the limit of {MAX_EXPRESSION_BYTES}", source.len()));
         }
-        let program = ENV.compile(source).map_err(|e| format!("invalid CEL: {e}"))?;
+        let program = ENV.compile(source).map_err(|e| format!("invalid CEL: {}", one_line(&e.to_string())))?;
         let mut expr = program.expression().clone();
         let mut uses = Uses::default();
         let mut unknown = BTreeSet::new();
@@ -114,6 +114,29 @@ impl CompiledExpr {
     pub(crate) fn eval(&self, ctx: &Context<'_, '_>) -> Result<cel::Value, String> {
         ctx.resolve(&self.expr).map_err(|e| e.to_string())
     }
+}
+
+/// cel's parse errors span several lines (`ERROR: <input>:1:25: reason`, then the source and a
+/// caret); a diagnostic is one `file:line:column: field: reason` line, so keep the reason and say
+/// where in the expression it is.
+fn one_line(message: &str) -> String {
+    let reasons: Vec<String> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('|'))
+        .map(|l| {
+            let l = l.strip_prefix("ERROR: ").unwrap_or(l);
+            let Some(rest) = l.strip_prefix("<input>:") else { return l.to_owned() };
+            let mut parts = rest.splitn(3, ':');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(line), Some(col), Some(reason)) if line.parse::<u32>().is_ok() && col.parse::<u32>().is_ok() => {
+                    format!("{} (at {line}:{col} of the expression)", reason.trim())
+                }
+                _ => l.to_owned(),
+            }
+        })
+        .collect();
+    reasons.join("; ")
 }
 
 fn known(name: &str) -> Option<&'static str> {

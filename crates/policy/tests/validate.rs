@@ -44,6 +44,9 @@ on_http_response:
     );
     assert!(d[0].to_string().starts_with("p.yaml:4:9: on_http_request[0].expressions[0]: invalid CEL"), "{}", d[0]);
     assert!(d[4].message.contains("unknown field"));
+    // `warren policy validate` prints one line per mistake: no message may span lines.
+    assert!(d.iter().all(|d| !d.to_string().contains('\n')), "{d:#?}");
+    assert!(d[0].message.contains("(at 1:14 of the expression)"), "{}", d[0]);
 }
 
 #[test]

@@ -51,22 +51,28 @@ impl PolicyGuard {
         entry: &PolicyEntry,
         ctx: &RequestContext,
         parts: &http::request::Parts,
+        response: Option<&http::response::Parts>,
     ) -> (Outcome, Option<(String, Option<String>)>) {
         let scheme = ctx.proto.as_str();
-        let view = HttpView { ctx, parts, region: &self.region, endpoint_url: format!("{scheme}://{}", ctx.host) };
+        let view =
+            HttpView { ctx, parts, region: &self.region, endpoint_url: format!("{scheme}://{}", ctx.host), response };
         let mut effects = EdgeEffects { entry, jwks: &self.jwks, unknown_kid: None };
-        let outcome = warren_policy::evaluate(&entry.policy, Phase::OnHttpRequest, &view, &mut effects, now_ms());
+        let phase = if response.is_some() { Phase::OnHttpResponse } else { Phase::OnHttpRequest };
+        let outcome = warren_policy::evaluate(&entry.policy, phase, &view, &mut effects, now_ms());
         (outcome, effects.unknown_kid)
     }
 
+    fn policies(&self, host: &str) -> impl Iterator<Item = Arc<PolicyEntry>> {
+        [self.source.global(), self.source.endpoint(host)].into_iter().flatten()
+    }
+
     async fn decide(&self, ctx: &RequestContext, parts: &mut http::request::Parts) -> GuardOutcome {
-        let policies = [self.source.global(), self.source.endpoint(&ctx.host)];
-        for entry in policies.into_iter().flatten() {
+        for entry in self.policies(&ctx.host) {
             let urls = entry.policy.jwks_urls();
             if !urls.is_empty() {
                 self.jwks.ensure(&urls).await;
             }
-            let (mut outcome, unknown) = self.run(&entry, ctx, parts);
+            let (mut outcome, unknown) = self.run(&entry, ctx, parts, None);
             // Key rotation: a token signed with a key we have not seen yet makes us refetch
             // (rate-limited by the cache) and decide again with the new keys.
             if let (Some((url, kid)), Some(Terminal::Respond { cause: Cause::JwtInvalid { reason }, .. })) =
@@ -74,7 +80,7 @@ impl PolicyGuard {
                 && reason == "unknown_kid"
                 && self.jwks.refetch_for_unknown_kid(&url, kid.as_deref()).await
             {
-                outcome = self.run(&entry, ctx, parts).0;
+                outcome = self.run(&entry, ctx, parts, None).0;
             }
             for e in &outcome.errors {
                 warn!(error = %e, "traffic policy expression failed (the rule did not match)");
@@ -96,21 +102,58 @@ impl RequestGuard for PolicyGuard {
     ) -> BoxFuture<'a, GuardOutcome> {
         Box::pin(self.decide(ctx, req))
     }
+
+    fn wants_response(&self, ctx: &RequestContext) -> bool {
+        self.policies(&ctx.host).any(|e| !e.policy.rules(Phase::OnHttpResponse).is_empty())
+    }
+
+    /// `on_http_response`: header edits apply to the response head. The body has already
+    /// started towards the client, so a terminal action here (deny, custom-response) cannot
+    /// replace it; such rules are logged and ignored.
+    fn on_response(&self, ctx: &RequestContext, req: Option<&http::request::Parts>, resp: &mut http::response::Parts) {
+        let Some(req) = req else { return };
+        for entry in self.policies(&ctx.host) {
+            if entry.policy.rules(Phase::OnHttpResponse).is_empty() {
+                continue;
+            }
+            let (outcome, _) = self.run(&entry, ctx, req, Some(resp));
+            for e in &outcome.errors {
+                warn!(error = %e, "traffic policy expression failed in on_http_response");
+            }
+            for step in &outcome.steps {
+                match step {
+                    Step::AddHeaders(headers) => append_headers(&mut resp.headers, headers),
+                    Step::RemoveHeaders(names) => {
+                        for name in names {
+                            resp.headers.remove(name.as_str());
+                        }
+                    }
+                    Step::Log { metadata } => info!(target: "warren::policy", %metadata, "policy log"),
+                    Step::UrlRewrite { .. } | Step::CompressResponse { .. } => {}
+                }
+            }
+            if outcome.terminal.is_some() {
+                warn!("a terminal action in on_http_response cannot replace a response already on its way; ignored");
+            }
+        }
+    }
+}
+
+fn append_headers(map: &mut HeaderMap, headers: &[(String, String)]) {
+    for (name, value) in headers {
+        match (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str())) {
+            (Ok(n), Ok(v)) => {
+                map.append(n, v);
+            }
+            _ => warn!(header = %name, "add-headers produced an invalid header; skipped"),
+        }
+    }
 }
 
 fn apply_steps(steps: &[Step], parts: &mut http::request::Parts) {
     for step in steps {
         match step {
-            Step::AddHeaders(headers) => {
-                for (name, value) in headers {
-                    match (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str())) {
-                        (Ok(n), Ok(v)) => {
-                            parts.headers.append(n, v);
-                        }
-                        _ => warn!(header = %name, "add-headers produced an invalid header; skipped"),
-                    }
-                }
-            }
+            Step::AddHeaders(headers) => append_headers(&mut parts.headers, headers),
             Step::RemoveHeaders(names) => {
                 for name in names {
                     parts.headers.remove(name.as_str());

@@ -11,6 +11,8 @@ pub(crate) struct HttpView<'a> {
     pub(crate) parts: &'a http::request::Parts,
     pub(crate) region: &'a str,
     pub(crate) endpoint_url: String,
+    /// Set in the `on_http_response` phase.
+    pub(crate) response: Option<&'a http::response::Parts>,
 }
 
 impl RequestView for HttpView<'_> {
@@ -52,5 +54,15 @@ impl RequestView for HttpView<'_> {
     }
     fn endpoint_url(&self) -> &str {
         &self.endpoint_url
+    }
+    fn response_status(&self) -> Option<u16> {
+        self.response.map(|r| r.status.as_u16())
+    }
+    fn for_each_response_header(&self, f: &mut dyn FnMut(&str, &str)) {
+        for (name, value) in self.response.iter().flat_map(|r| r.headers.iter()) {
+            if let Ok(v) = value.to_str() {
+                f(name.as_str(), v);
+            }
+        }
     }
 }

@@ -50,7 +50,12 @@ impl RequestGuard for KeyGuard {
         })
     }
 
-    fn on_response(&self, _ctx: &RequestContext, resp: &mut http::response::Parts) {
+    fn on_response(
+        &self,
+        _ctx: &RequestContext,
+        _req: Option<&http::request::Parts>,
+        resp: &mut http::response::Parts,
+    ) {
         resp.headers.insert("x-guarded", "1".parse().unwrap());
     }
 }
