@@ -291,3 +291,23 @@ async fn response_phase_edits_response_headers() {
     assert!(res.headers().get("x-seen-status").is_none());
     assert_eq!(res.headers()["x-backend"], "secret-name");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_tcp_connect_closes_refused_connections_before_the_backend_sees_them() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let port = warren_test_support::free_tcp_port().unwrap();
+    let pop = PopProcess::start(BIN, PopOptions { tcp_ports: Some((port, port)), ..Default::default() }).await;
+    let token = pop.create_token().await;
+    let echo = warren_test_support::TcpEchoBackend::start().await.unwrap();
+    let policy = "on_tcp_connect:\n  - actions:\n      - type: restrict-ips\n        config:\n          deny:\n            - 127.0.0.0/8\n";
+    let file = pop.dir.write("tcp-policy.yaml", policy);
+    let _agent =
+        AgentProcess::tcp(&pop, &token, &echo.addr().to_string(), &["--traffic-policy-file", file.to_str().unwrap()])
+            .await;
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let _ = conn.write_all(b"hello").await;
+    let mut buf = Vec::new();
+    let n = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut buf)).await.unwrap().unwrap_or(0);
+    assert_eq!(n, 0, "closed without an answer");
+    assert_eq!(echo.connections(), 0, "the backend never saw the refused client");
+}

@@ -225,3 +225,66 @@ async fn metrics_show_requests_and_sessions() {
     assert!(value("warren_tunnel_streams_opened_total", "") >= 3.0, "{text}");
     assert!(text.contains("warren_edge_request_duration_seconds"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tcp_fallback_carries_requests_and_counts_its_sessions() {
+    let (pop, token) = pop().await;
+    let echo = EchoBackend::start().await.unwrap();
+    let client = client_for(&["fb.edge.test", "auto.edge.test"], None);
+
+    // Forced TCP+TLS, to the PoP's tunnel port: the fallback listens on the QUIC port's number.
+    let _forced = AgentProcess::http(
+        &pop,
+        &token,
+        &echo.addr().to_string(),
+        &["--url", "https://fb.edge.test", "--transport", "tcp"],
+    )
+    .await;
+    for _ in 0..3 {
+        let res = client.post(pop.http_url("fb", "/echo")).body("over tcp").send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let v: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(v["body_len"], 8, "{v}");
+    }
+    let metrics =
+        || async { reqwest::get(format!("http://{}/metrics", pop.admin)).await.unwrap().text().await.unwrap() };
+    let value = |text: &str, name: &str, must: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(name) && l.contains(must))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum()
+    };
+    let text = metrics().await;
+    assert_eq!(value(&text, "warren_tunnel_sessions_active", ""), 1.0, "{text}");
+    assert_eq!(value(&text, "warren_tunnel_sessions_total", "transport=\"tcp\""), 1.0, "{text}");
+    assert_eq!(value(&text, "warren_tunnel_sessions_total", "transport=\"quic\""), 0.0, "{text}");
+
+    // UDP blocked: the agent is pointed at a port where datagrams vanish and TCP is relayed to
+    // the PoP. It says so once, and comes online over TCP+TLS.
+    let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = relay.local_addr().unwrap();
+    let _black_hole = std::net::UdpSocket::bind(port).expect("the relay's port is free on UDP too");
+    let tunnel = pop.tunnel;
+    tokio::spawn(async move {
+        while let Ok((mut a, _)) = relay.accept().await {
+            tokio::spawn(async move {
+                let mut b = tokio::net::TcpStream::connect(tunnel).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut a, &mut b).await;
+            });
+        }
+    });
+    let auto = AgentProcess::http_via(
+        &pop,
+        &port.to_string(),
+        &token,
+        &echo.addr().to_string(),
+        &["--url", "https://auto.edge.test"],
+    )
+    .await;
+    let warning = format!("UDP to {port} seems blocked; using TCP+TLS");
+    assert_eq!(auto.process.lines().iter().filter(|l| l.contains(&warning)).count(), 1, "{:?}", auto.process.lines());
+    assert_eq!(client.get(pop.http_url("auto", "/echo")).send().await.unwrap().status(), 200);
+    let text = metrics().await;
+    assert_eq!(value(&text, "warren_tunnel_sessions_active", ""), 2.0, "{text}");
+    assert_eq!(value(&text, "warren_tunnel_sessions_total", "transport=\"tcp\""), 2.0, "{text}");
+}

@@ -36,6 +36,31 @@ pub struct EndpointOptions {
     pub response_timeout: std::time::Duration,
 }
 
+/// Which carrier the agent's tunnels use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransportMode {
+    /// QUIC, and TCP+TLS to the same port when QUIC gets no answer (UDP blocked).
+    #[default]
+    Auto,
+    /// QUIC only.
+    Quic,
+    /// TCP+TLS only.
+    Tcp,
+}
+
+impl std::str::FromStr for TransportMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(TransportMode::Auto),
+            "quic" => Ok(TransportMode::Quic),
+            "tcp" => Ok(TransportMode::Tcp),
+            other => Err(format!("unknown transport {other:?}: expected auto, quic or tcp")),
+        }
+    }
+}
+
 /// Everything an agent needs.
 #[derive(Debug, Clone)]
 pub struct AgentOptions {
@@ -45,4 +70,6 @@ pub struct AgentOptions {
     /// An extra CA to trust for the tunnel (a PoP with a dev or private CA).
     pub ca_file: Option<PathBuf>,
     pub endpoints: Vec<EndpointOptions>,
+    /// QUIC with a TCP+TLS fallback (the default), or one of them only.
+    pub transport: TransportMode,
 }

@@ -1,24 +1,28 @@
 //! The reconnecting agent: one supervised tunnel per PoP address.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info_span, warn};
 use warren_core::ErrorCode;
-use warren_tunnel::{AgentSession, SessionEvent, TunnelError};
+use warren_tunnel::{AgentSession, SessionEvent, Transport, TunnelError};
 use warren_wire::{EndpointSpec, RegisterResult};
 
 use crate::backoff::Backoff;
+use crate::dial::{Dialer, PathMemory};
 use crate::serve::serve_stream;
 use crate::{AgentError, AgentOptions, EndpointOptions};
 
 /// What happens to the agent, for its user interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AgentEvent {
-    /// A tunnel to `server` is up (PoP `pop_id`).
-    Connected { server: String, pop_id: String },
+    /// A tunnel to `server` is up (PoP `pop_id`), carried by `transport`.
+    Connected { server: String, pop_id: String, transport: Transport },
+    /// QUIC to `server` got no answer (`reason`), so its tunnel uses TCP+TLS. Sent once per
+    /// server.
+    Fallback { server: String, reason: String },
     /// An endpoint is reachable at `url` through `server`.
     Online { server: String, url: String },
     /// The tunnel to `server` is down; the agent retries after `retry_in`.
@@ -27,13 +31,33 @@ pub enum AgentEvent {
 
 /// Closes an agent's tunnels (see [`Agent::closer`]).
 #[derive(Debug, Clone)]
-pub struct AgentCloser(quinn::Endpoint);
+pub struct AgentCloser {
+    endpoint: quinn::Endpoint,
+    tcp_sessions: TcpSessions,
+}
+
+/// The live TCP+TLS tunnels (QUIC ones are closed through their endpoint).
+type TcpSessions = Arc<Mutex<Vec<Weak<AgentSession>>>>;
 
 impl AgentCloser {
     /// Sends every PoP a close and waits (at most a second) for them to hear it.
     pub async fn close(&self) {
-        self.0.close(quinn::VarInt::from_u32(0), b"agent stopped");
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.0.wait_idle()).await;
+        self.endpoint.close(quinn::VarInt::from_u32(0), b"agent stopped");
+        let tcp: Vec<Arc<AgentSession>> =
+            self.tcp_sessions.lock().unwrap_or_else(|p| p.into_inner()).iter().filter_map(Weak::upgrade).collect();
+        for s in &tcp {
+            s.close();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            tokio::join!(self.endpoint.wait_idle(), wait_all(tcp.iter().map(|s| s.closed())))
+        })
+        .await;
+    }
+}
+
+async fn wait_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) {
+    for f in futures {
+        f.await;
     }
 }
 
@@ -45,6 +69,9 @@ pub struct Agent {
 struct Inner {
     opts: AgentOptions,
     endpoint: quinn::Endpoint,
+    /// TLS for the TCP+TLS fallback (tunnel ALPN).
+    tcp_tls: Arc<rustls::ClientConfig>,
+    tcp_sessions: TcpSessions,
     agent_id: String,
     tls_backend: Arc<rustls::ClientConfig>,
 }
@@ -75,17 +102,26 @@ impl Agent {
         let tls = crate::client_tls(ca_ref)?;
         let ipv6 = opts.server_addrs.iter().all(|a| a.starts_with('['));
         let endpoint = warren_tunnel::client_endpoint(tls.clone(), ipv6)?;
+        let tcp_tls = warren_tunnel::fallback::client_config(tls.clone());
         // Backends with TLS (https:// targets) are checked against the same roots.
         let mut backend_tls = tls;
         backend_tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let agent_id = format!("agent-{:016x}", rand::random::<u64>());
-        Ok(Agent { inner: Arc::new(Inner { opts, endpoint, agent_id, tls_backend: Arc::new(backend_tls) }) })
+        let inner = Inner {
+            opts,
+            endpoint,
+            tcp_tls,
+            tcp_sessions: TcpSessions::default(),
+            agent_id,
+            tls_backend: Arc::new(backend_tls),
+        };
+        Ok(Agent { inner: Arc::new(inner) })
     }
 
     /// A handle that closes every tunnel at once, so PoPs stop routing to this agent
     /// immediately instead of after the idle timeout.
     pub fn closer(&self) -> AgentCloser {
-        AgentCloser(self.inner.endpoint.clone())
+        AgentCloser { endpoint: self.inner.endpoint.clone(), tcp_sessions: self.inner.tcp_sessions.clone() }
     }
 
     /// Runs until a fatal error (bad authtoken, refused endpoint); transient failures are retried.
@@ -116,8 +152,9 @@ impl Inner {
         events: mpsc::UnboundedSender<AgentEvent>,
     ) -> Result<(), AgentError> {
         let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
+        let mut path = PathMemory::default();
         loop {
-            let reason = self.session_once(&server, &events, &mut backoff).await?;
+            let reason = self.session_once(&server, &events, &mut backoff, &mut path).await?;
             let retry_in = backoff.next_delay(rand::random());
             let _ = events.send(AgentEvent::Disconnected { server: server.clone(), reason, retry_in });
             tokio::time::sleep(retry_in).await;
@@ -130,21 +167,37 @@ impl Inner {
         server: &str,
         events: &mpsc::UnboundedSender<AgentEvent>,
         backoff: &mut Backoff,
+        path: &mut PathMemory,
     ) -> Result<String, AgentError> {
         let (host, addr) = match resolve(server).await {
             Ok(v) => v,
             Err(reason) => return Ok(reason),
         };
-        let session =
-            match AgentSession::connect(&self.endpoint, addr, &host, &self.opts.authtoken, &self.agent_id).await {
-                Ok(s) => Arc::new(s),
-                Err(TunnelError::Refused { code, message }) if is_fatal(&code) => {
-                    return Err(AgentError::Refused { code, message });
-                }
-                Err(e) => return Ok(e.to_string()),
-            };
+        let dialer = Dialer {
+            mode: self.opts.transport,
+            endpoint: &self.endpoint,
+            tcp_tls: &self.tcp_tls,
+            authtoken: &self.opts.authtoken,
+            agent_id: &self.agent_id,
+        };
+        let session = match dialer.dial(server, addr, &host, path, events).await {
+            Ok(s) => Arc::new(s),
+            Err(TunnelError::Refused { code, message }) if is_fatal(&code) => {
+                return Err(AgentError::Refused { code, message });
+            }
+            Err(e) => return Ok(e.to_string()),
+        };
+        if session.transport() == Transport::Tcp {
+            let mut live = self.tcp_sessions.lock().unwrap_or_else(|p| p.into_inner());
+            live.retain(|s| s.strong_count() > 0);
+            live.push(Arc::downgrade(&session));
+        }
         backoff.reset();
-        let _ = events.send(AgentEvent::Connected { server: server.into(), pop_id: session.welcome.pop_id.clone() });
+        let _ = events.send(AgentEvent::Connected {
+            server: server.into(),
+            pop_id: session.welcome.pop_id.clone(),
+            transport: session.transport(),
+        });
         let specs: Vec<EndpointSpec> = self
             .opts
             .endpoints

@@ -90,6 +90,9 @@ pub struct AgentArgs {
     /// Send a PROXY protocol header (v1 or v2) to a TCP backend before the client's bytes.
     #[arg(long, value_parser = ["v1", "v2"])]
     pub proxy_protocol: Option<String>,
+    /// Tunnel transport: QUIC with a TCP+TLS fallback when UDP is blocked (auto), or only one.
+    #[arg(long, env = "WARREN_TRANSPORT", default_value = "auto", value_parser = ["auto", "quic", "tcp"])]
+    pub transport: String,
 }
 
 #[derive(Debug, Args)]

@@ -9,8 +9,10 @@ mod effects;
 mod entry;
 mod guard;
 mod jwks;
+mod tcp;
 mod view;
 
 pub use entry::PolicyEntry;
 pub use guard::{PolicyGuard, PolicySource};
 pub use jwks::{JWKS_FETCHES, JwksStore};
+pub use tcp::tcp_connect_allowed;

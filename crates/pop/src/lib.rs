@@ -97,7 +97,8 @@ impl Pop {
         // tunnel's when there is none).
         let tcp_ip = cfg.listen.http.unwrap_or(cfg.listen.tunnel).ip();
         let registry_cell: Arc<OnceLock<Weak<Registry>>> = Arc::default();
-        let binder = cfg.tcp_ports.map(|_| tcp::binder(tcp_ip, registry_cell.clone()));
+        let tcp_policy: Arc<OnceLock<tcp::TcpPolicy>> = Arc::default();
+        let binder = cfg.tcp_ports.map(|_| tcp::binder(tcp_ip, registry_cell.clone(), tcp_policy.clone()));
         let registry = Arc::new(Registry::new(cfg.zone.clone(), cfg.tcp_ports.map(|r| (r.first, r.last)), binder));
         let _ = registry_cell.set(Arc::downgrade(&registry));
 
@@ -140,8 +141,14 @@ impl Pop {
             tunnel.local_addr().map_err(|e| PopError::Io { path: "tunnel listener".into(), source: e })?;
         tokio::spawn(tunnel.clone().run());
 
-        let guard =
-            warren_edge::policy::PolicyGuard::new(policies, warren_edge::policy::JwksStore::new(), cfg.region.clone());
+        let jwks = warren_edge::policy::JwksStore::new();
+        let _ = tcp_policy.set(tcp::TcpPolicy {
+            policies: Arc::downgrade(&policies),
+            jwks: jwks.clone(),
+            region: cfg.region.clone(),
+            zone: cfg.zone.to_string(),
+        });
+        let guard = warren_edge::policy::PolicyGuard::new(policies, jwks, cfg.region.clone());
         let edge = router::start_edge(&cfg, registry.clone(), Arc::new(guard)).await?;
         let admin = warren_admin::AdminServer::start(
             cfg.listen.admin,

@@ -5,6 +5,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 /// Counter: bytes relayed on TCP endpoints, label `direction` (`in` from clients, `out` to them).
 pub const TCP_BYTES: &str = "warren_edge_tcp_bytes_total";
 
+/// Counter: TCP connections closed by an endpoint's `on_tcp_connect` policy.
+pub const TCP_REFUSED: &str = "warren_edge_tcp_policy_refused_total";
+
 /// Installs the process-wide recorder (once) and returns a handle that renders `/metrics`.
 pub(crate) fn install() -> PrometheusHandle {
     static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();

@@ -10,6 +10,7 @@ use std::sync::{Arc, Weak};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tracing::{Instrument, debug, info_span};
+use warren_edge::policy::{JwksStore, tcp_connect_allowed};
 use warren_tunnel::{PortBinder, PortGuard, Registry};
 use warren_wire::Protocol;
 
@@ -23,25 +24,44 @@ impl Drop for AbortOnDrop {
 
 /// A binder that listens on `ip:port` and relays through the registry (held weakly: the
 /// registry owns the guards, and a guard must not keep the registry alive).
-pub(crate) fn binder(ip: IpAddr, registry: Arc<std::sync::OnceLock<Weak<Registry>>>) -> PortBinder {
+/// What a TCP connection checks before it is relayed: the endpoint's `on_tcp_connect` rules.
+pub(crate) struct TcpPolicy {
+    pub(crate) policies: Weak<crate::policies::Policies>,
+    pub(crate) jwks: Arc<JwksStore>,
+    pub(crate) region: String,
+    pub(crate) zone: String,
+}
+
+pub(crate) fn binder(
+    ip: IpAddr,
+    registry: Arc<std::sync::OnceLock<Weak<Registry>>>,
+    policy: Arc<std::sync::OnceLock<TcpPolicy>>,
+) -> PortBinder {
     Arc::new(move |port| {
         let std_listener = std::net::TcpListener::bind(SocketAddr::new(ip, port))?;
         std_listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
         let registry = registry.clone();
+        let policy = policy.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((conn, client)) = listener.accept().await else { continue };
                 let Some(reg) = registry.get().and_then(Weak::upgrade) else { break };
                 let span = info_span!("tcp", client.addr = %client, port);
-                tokio::spawn(relay(reg, conn, client, port).instrument(span));
+                tokio::spawn(relay(reg, policy.clone(), conn, client, port).instrument(span));
             }
         });
         Ok(Box::new(AbortOnDrop(task)) as PortGuard)
     })
 }
 
-async fn relay(registry: Arc<Registry>, conn: TcpStream, client: SocketAddr, port: u16) {
+async fn relay(
+    registry: Arc<Registry>,
+    policy: Arc<std::sync::OnceLock<TcpPolicy>>,
+    conn: TcpStream,
+    client: SocketAddr,
+    port: u16,
+) {
     let server = conn.local_addr().unwrap_or_else(|_| SocketAddr::new(IpAddr::from([0, 0, 0, 0]), port));
     let route = match registry.route_tcp(port) {
         Ok(r) => r,
@@ -50,6 +70,22 @@ async fn relay(registry: Arc<Registry>, conn: TcpStream, client: SocketAddr, por
             return;
         }
     };
+    if let (Some(text), Some(p)) = (&route.policy, policy.get())
+        && let Some(policies) = p.policies.upgrade()
+    {
+        let url = format!("tcp://{}:{port}", p.zone);
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let allowed = match policies.compile(text) {
+            Ok(entry) => tcp_connect_allowed(&entry, &p.jwks, client, &url, &p.region, now),
+            Err(_) => false,
+        };
+        if !allowed {
+            debug!("closed by the endpoint's on_tcp_connect policy");
+            metrics::counter!(crate::metrics::TCP_REFUSED).increment(1);
+            return;
+        }
+    }
     let stream = match route.conn.open_stream(route.endpoint_key, Protocol::Tcp, client, server).await {
         Ok(s) => s,
         Err(e) => {

@@ -17,7 +17,8 @@ pub(crate) const FRAME_LIMIT: usize =
     if MAX_HEAD_FRAME > MAX_DATA_CHUNK + 64 { MAX_HEAD_FRAME } else { MAX_DATA_CHUNK + 64 };
 
 /// Size of one read from the tunnel.
-const READ_BUF: usize = 64 * 1024;
+/// How much room each read asks for; the buffer grows only as far as a frame needs.
+const READ_CHUNK: usize = 16 * 1024;
 
 /// The name of a frame's kind, for error messages.
 pub(crate) fn kind(frame: &HttpFrame) -> &'static str {
@@ -34,18 +35,12 @@ pub(crate) fn kind(frame: &HttpFrame) -> &'static str {
 pub(crate) struct FrameReader {
     recv: BoxRead,
     decoder: FrameDecoder,
-    buf: Box<[u8]>,
     eof: bool,
 }
 
 impl FrameReader {
     pub(crate) fn new(recv: BoxRead) -> FrameReader {
-        FrameReader {
-            recv,
-            decoder: FrameDecoder::new(FRAME_LIMIT),
-            buf: vec![0; READ_BUF].into_boxed_slice(),
-            eof: false,
-        }
+        FrameReader { recv, decoder: FrameDecoder::new(FRAME_LIMIT), eof: false }
     }
 
     /// The next frame, or `None` at a clean end of this direction (FIN between frames).
@@ -61,11 +56,11 @@ impl FrameReader {
                 }
                 return Err(ProxyError::TunnelClosed("end of a frame"));
             }
-            let n = self.recv.read(&mut self.buf).await.map_err(ProxyError::TunnelIo)?;
+            let buf = self.decoder.read_buffer();
+            buf.reserve(READ_CHUNK);
+            let n = self.recv.read_buf(buf).await.map_err(ProxyError::TunnelIo)?;
             if n == 0 {
                 self.eof = true;
-            } else {
-                self.decoder.extend(&self.buf[..n]);
             }
         }
     }

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::{TestDir, WarrenProcess, free_tcp_port, free_udp_port, run_warren_with};
+use crate::{TestDir, WarrenProcess, free_tcp_port, free_tcp_udp_port, run_warren_with};
 
 /// How long a process gets to come up.
 const START: Duration = Duration::from_secs(30);
@@ -61,7 +61,8 @@ impl PopProcess {
             if !opts.fixed_ports {
                 0
             } else if udp {
-                free_udp_port().expect("free UDP port")
+                // The tunnel listens on UDP (QUIC) and on TCP (the fallback) with one number.
+                free_tcp_udp_port().expect("free UDP+TCP port")
             } else {
                 free_tcp_port().expect("free TCP port")
             }
@@ -186,8 +187,18 @@ impl AgentProcess {
         Self::start(pop, "tcp", token, target, extra).await
     }
 
+    /// [`AgentProcess::http`] with `--server-addr SERVER` instead of the PoP's tunnel address
+    /// (a relay, or a port where UDP is blocked).
+    pub async fn http_via(pop: &PopProcess, server: &str, token: &str, target: &str, extra: &[&str]) -> AgentProcess {
+        let process = Self::spawn_via(pop, server, "http", token, target, extra);
+        Self::online(process).await
+    }
+
     async fn start(pop: &PopProcess, kind: &str, token: &str, target: &str, extra: &[&str]) -> AgentProcess {
-        let process = Self::spawn(pop, kind, token, target, extra);
+        Self::online(Self::spawn(pop, kind, token, target, extra)).await
+    }
+
+    async fn online(process: WarrenProcess) -> AgentProcess {
         let line = process
             .wait_for_stdout_line(|l| l.contains("endpoint online"), START)
             .await
@@ -198,9 +209,19 @@ impl AgentProcess {
 
     /// Starts an agent without waiting for anything.
     pub fn spawn(pop: &PopProcess, kind: &str, token: &str, target: &str, extra: &[&str]) -> WarrenProcess {
+        Self::spawn_via(pop, &pop.tunnel.to_string(), kind, token, target, extra)
+    }
+
+    fn spawn_via(
+        pop: &PopProcess,
+        server: &str,
+        kind: &str,
+        token: &str,
+        target: &str,
+        extra: &[&str],
+    ) -> WarrenProcess {
         WarrenProcess::builder(&pop.bin)
-            .args([kind, target, "--authtoken", token, "--server-addr"])
-            .arg(pop.tunnel.to_string())
+            .args([kind, target, "--authtoken", token, "--server-addr", server])
             .arg("--ca-file")
             .arg(pop.ca_pem())
             .args(extra)

@@ -1,4 +1,5 @@
-//! The agent's side of a tunnel: dial a PoP, authenticate, register endpoints, accept streams.
+//! The agent's side of a tunnel: dial a PoP (QUIC, or TCP+TLS where UDP is blocked),
+//! authenticate, register endpoints, accept streams.
 //!
 //! This is the transport half of the SDK; `warren-agent` builds the reconnecting agent on it.
 
@@ -6,14 +7,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{Mutex, mpsc};
 use tracing::debug;
 use warren_wire::{
     AgentMsg, EndpointSpec, MAX_CONTROL_FRAME, MAX_HEAD_FRAME, PROTOCOL_VERSION, PopMsg, RegisterResult, StreamHeader,
 };
 
+use crate::fallback::{MuxConn, Side, Watched};
 use crate::framed::{read_frame, write_frame};
-use crate::{TunnelError, TunnelStream, transport};
+use crate::{BoxRead, BoxWrite, Transport, TunnelError, TunnelStream, transport};
 
 /// Something the PoP said outside a request/response exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,13 +35,21 @@ pub struct Welcome {
     pub zone: String,
 }
 
-/// A live tunnel to one PoP.
+/// A live tunnel to one PoP, over QUIC or the TCP+TLS fallback.
 pub struct AgentSession {
-    conn: quinn::Connection,
-    control: Mutex<quinn::SendStream>,
+    carrier: Carrier,
+    control: Mutex<BoxWrite>,
     registered: Mutex<mpsc::Receiver<Vec<RegisterResult>>>,
     events: Mutex<mpsc::Receiver<SessionEvent>>,
+    /// The last error code the PoP sent on the control stream: the close reason of a carrier
+    /// that has none of its own.
+    last_error: Arc<std::sync::Mutex<Option<String>>>,
     pub welcome: Welcome,
+}
+
+enum Carrier {
+    Quic(quinn::Connection),
+    Tcp(MuxConn),
 }
 
 /// A UDP endpoint for dialing PoPs; one per agent process.
@@ -49,8 +60,11 @@ pub fn client_endpoint(tls: rustls::ClientConfig, ipv6: bool) -> Result<quinn::E
     Ok(endpoint)
 }
 
+/// How long a QUIC or TCP+TLS handshake may take when nothing better is known.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl AgentSession {
-    /// Dials `addr`, checks its certificate for `server_name`, and authenticates.
+    /// Dials `addr` over QUIC, checks its certificate for `server_name`, and authenticates.
     pub async fn connect(
         endpoint: &quinn::Endpoint,
         addr: SocketAddr,
@@ -58,10 +72,65 @@ impl AgentSession {
         authtoken: &str,
         agent_id: &str,
     ) -> Result<AgentSession, TunnelError> {
-        let conn = tokio::time::timeout(Duration::from_secs(10), endpoint.connect(addr, server_name)?)
+        Self::connect_quic(endpoint, addr, server_name, authtoken, agent_id, HANDSHAKE_TIMEOUT).await
+    }
+
+    /// [`AgentSession::connect`] with a bound on the QUIC handshake alone: a short one tells
+    /// quickly that UDP gets no answer (see [`AgentSession::connect_tcp`]).
+    pub async fn connect_quic(
+        endpoint: &quinn::Endpoint,
+        addr: SocketAddr,
+        server_name: &str,
+        authtoken: &str,
+        agent_id: &str,
+        handshake_timeout: Duration,
+    ) -> Result<AgentSession, TunnelError> {
+        let conn = tokio::time::timeout(handshake_timeout, endpoint.connect(addr, server_name)?)
             .await
             .map_err(|_| TunnelError::Timeout("the QUIC handshake"))??;
-        let (mut send, mut recv) = conn.open_bi().await?;
+        let (send, recv) = conn.open_bi().await?;
+        let control = TunnelStream::new(crate::quic_io::QuicSend::new(send), recv);
+        Self::hello(Carrier::Quic(conn), control, authtoken, agent_id).await
+    }
+
+    /// Dials `addr` over the TCP+TLS fallback (same port as QUIC), checks the certificate for
+    /// `server_name`, and authenticates. `tls` comes from [`crate::fallback::client_config`].
+    pub async fn connect_tcp(
+        tls: &Arc<rustls::ClientConfig>,
+        addr: SocketAddr,
+        server_name: &str,
+        authtoken: &str,
+        agent_id: &str,
+    ) -> Result<AgentSession, TunnelError> {
+        let name = rustls::pki_types::ServerName::try_from(server_name.to_owned())
+            .map_err(|e| TunnelError::Tls(format!("{server_name:?} is not a server name: {e}")))?;
+        let handshake = async {
+            let tcp = tokio::net::TcpStream::connect(addr).await?;
+            let _ = tcp.set_nodelay(true);
+            let tcp = Watched::new(tcp);
+            let last_read = tcp.last_read();
+            let tls = tokio_rustls::TlsConnector::from(tls.clone()).connect(name, tcp).await?;
+            Ok::<_, TunnelError>((tls, last_read))
+        };
+        let (tls, last_read) = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
+            .await
+            .map_err(|_| TunnelError::Timeout("the TLS handshake"))??;
+        if tls.get_ref().1.alpn_protocol() != Some(warren_wire::ALPN) {
+            return Err(TunnelError::Tls(format!("{addr} does not speak the Warren tunnel protocol (ALPN)")));
+        }
+        let mux = MuxConn::start(tls, last_read, Side::Agent);
+        let control = mux.open_stream().await?;
+        Self::hello(Carrier::Tcp(mux), control, authtoken, agent_id).await
+    }
+
+    /// Says hello on the control stream and waits for the welcome.
+    async fn hello(
+        carrier: Carrier,
+        control: TunnelStream,
+        authtoken: &str,
+        agent_id: &str,
+    ) -> Result<AgentSession, TunnelError> {
+        let TunnelStream { mut send, mut recv } = control;
         let hello = AgentMsg::Hello {
             version: PROTOCOL_VERSION,
             authtoken: authtoken.to_owned(),
@@ -69,8 +138,9 @@ impl AgentSession {
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
         };
         write_frame(&mut send, &hello, MAX_CONTROL_FRAME).await?;
+        send.flush().await?;
         let welcome =
-            match tokio::time::timeout(Duration::from_secs(10), read_frame::<_, PopMsg>(&mut recv, MAX_CONTROL_FRAME))
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame::<_, PopMsg>(&mut recv, MAX_CONTROL_FRAME))
                 .await
                 .map_err(|_| TunnelError::Timeout("the PoP's welcome"))??
             {
@@ -81,37 +151,59 @@ impl AgentSession {
             };
         let (reg_tx, reg_rx) = mpsc::channel(4);
         let (ev_tx, ev_rx) = mpsc::channel(16);
-        tokio::spawn(control_reader(recv, reg_tx, ev_tx));
+        let last_error = Arc::default();
+        tokio::spawn(control_reader(recv, reg_tx, ev_tx, Arc::clone(&last_error)));
         let session = AgentSession {
-            conn,
+            carrier,
             control: Mutex::new(send),
             registered: Mutex::new(reg_rx),
             events: Mutex::new(ev_rx),
+            last_error,
             welcome,
         };
         Ok(session)
     }
 
+    /// What carries this tunnel.
+    pub fn transport(&self) -> Transport {
+        match self.carrier {
+            Carrier::Quic(_) => Transport::Quic,
+            Carrier::Tcp(_) => Transport::Tcp,
+        }
+    }
+
     /// Registers (or re-registers) this session's endpoints and waits for the PoP's answer.
     pub async fn register(&self, endpoints: Vec<EndpointSpec>) -> Result<Vec<RegisterResult>, TunnelError> {
         let mut registered = self.registered.lock().await;
-        write_frame(&mut *self.control.lock().await, &AgentMsg::Register { endpoints }, MAX_CONTROL_FRAME).await?;
+        self.send(&AgentMsg::Register { endpoints }).await?;
         tokio::time::timeout(Duration::from_secs(10), registered.recv())
             .await
             .map_err(|_| TunnelError::Timeout("the registration answer"))?
             .ok_or(TunnelError::ControlClosed)
     }
 
-    /// Sends a heartbeat (QUIC keep-alives already detect dead paths; this checks the PoP's
-    /// control loop is alive too).
+    /// Sends a heartbeat (keep-alives of the carrier already detect dead paths; this checks
+    /// the PoP's control loop is alive too).
     pub async fn heartbeat(&self, seq: u64) -> Result<(), TunnelError> {
-        write_frame(&mut *self.control.lock().await, &AgentMsg::Heartbeat { seq }, MAX_CONTROL_FRAME).await
+        self.send(&AgentMsg::Heartbeat { seq }).await
+    }
+
+    async fn send(&self, msg: &AgentMsg) -> Result<(), TunnelError> {
+        let mut control = self.control.lock().await;
+        write_frame(&mut *control, msg, MAX_CONTROL_FRAME).await?;
+        control.flush().await?;
+        Ok(())
     }
 
     /// The next data stream opened by the PoP. Read its header with [`read_stream_header`].
     pub async fn accept(&self) -> Result<TunnelStream, TunnelError> {
-        let (send, recv) = self.conn.accept_bi().await?;
-        Ok(TunnelStream::new(crate::quic_io::QuicSend::new(send), recv))
+        match &self.carrier {
+            Carrier::Quic(conn) => {
+                let (send, recv) = conn.accept_bi().await?;
+                Ok(TunnelStream::new(crate::quic_io::QuicSend::new(send), recv))
+            }
+            Carrier::Tcp(mux) => mux.accept_stream().await,
+        }
     }
 
     /// The next event from the PoP; `None` once the control stream is gone.
@@ -119,14 +211,29 @@ impl AgentSession {
         self.events.lock().await.recv().await
     }
 
-    /// Waits until the tunnel is closed and says why, in words a user can act on.
+    /// Waits until the tunnel is closed and says why, in words a user can act on (the PoP's
+    /// stable code when it closed on purpose).
     pub async fn closed(&self) -> String {
-        describe_close(&self.conn.closed().await)
+        match &self.carrier {
+            Carrier::Quic(conn) => describe_close(&conn.closed().await),
+            Carrier::Tcp(mux) => {
+                let reason = mux.closed().await;
+                let told = self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                match told {
+                    Some(code) => code,
+                    None if reason.contains("idle timeout") => "the PoP stopped answering (idle timeout)".into(),
+                    None => reason,
+                }
+            }
+        }
     }
 
     /// Closes the tunnel.
     pub fn close(&self) {
-        self.conn.close(quinn::VarInt::from_u32(0), b"agent closing");
+        match &self.carrier {
+            Carrier::Quic(conn) => conn.close(quinn::VarInt::from_u32(0), b"agent closing"),
+            Carrier::Tcp(mux) => mux.close("agent closing"),
+        }
     }
 }
 
@@ -145,9 +252,10 @@ pub fn describe_close(e: &quinn::ConnectionError) -> String {
 }
 
 async fn control_reader(
-    mut recv: quinn::RecvStream,
+    mut recv: BoxRead,
     registered: mpsc::Sender<Vec<RegisterResult>>,
     events: mpsc::Sender<SessionEvent>,
+    last_error: Arc<std::sync::Mutex<Option<String>>>,
 ) {
     loop {
         match read_frame::<_, PopMsg>(&mut recv, MAX_CONTROL_FRAME).await {
@@ -159,6 +267,7 @@ async fn control_reader(
                 let _ = events.send(SessionEvent::Drain(reason)).await;
             }
             Ok(Some(PopMsg::Error { code, message })) => {
+                *last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(code.clone());
                 let _ = events.send(SessionEvent::Error { code, message }).await;
             }
             Ok(Some(PopMsg::Welcome { .. })) => debug!("ignoring a second welcome"),

@@ -25,12 +25,33 @@ pub enum TunnelError {
     Timeout(&'static str),
     #[error("unexpected message: {0}")]
     Unexpected(String),
+    /// The TCP+TLS fallback session failed or is gone.
+    #[error("TCP+TLS tunnel: {0}")]
+    Fallback(String),
+    /// Neither QUIC nor the TCP+TLS fallback reached the PoP.
+    #[error("cannot reach the PoP: over QUIC: {quic}; over TCP+TLS: {tcp}")]
+    NoPath { quic: String, tcp: String },
     /// The other side refused with a stable code (e.g. a bad authtoken).
     #[error("{code}: {message}")]
     Refused { code: String, message: String },
 }
 
 impl TunnelError {
+    /// The path failed (no answer, unreachable, reset) rather than the PoP saying no: another
+    /// transport to the same PoP may get through.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            TunnelError::Timeout(_) | TunnelError::Connect(_) | TunnelError::Io(_) => true,
+            TunnelError::Connection(e) => matches!(
+                e,
+                quinn::ConnectionError::TimedOut
+                    | quinn::ConnectionError::Reset
+                    | quinn::ConnectionError::LocallyClosed
+            ),
+            _ => false,
+        }
+    }
+
     /// The public code for a failure to reach an agent through this tunnel.
     pub fn code(&self) -> ErrorCode {
         match self {

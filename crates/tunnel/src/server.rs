@@ -1,25 +1,31 @@
-//! The PoP's tunnel listener: accepts agents, authenticates them, runs their control streams.
+//! The PoP's tunnel listener: accepts agents over QUIC, or over the TCP+TLS fallback on the
+//! same port, authenticates them and runs their control streams.
+//!
+//! Both carriers end in [`TunnelServer::session`], which runs one handshake and one control
+//! loop (`control.rs`) over an [`AgentConn`]; only accepting differs (`run` for QUIC,
+//! `tcp.rs` for the fallback).
+
+mod control;
+mod tcp;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use std::sync::Mutex;
-
-use tokio::sync::{mpsc, watch};
-use tracing::{Instrument, debug, info, info_span, warn};
+use tokio::sync::watch;
+use tracing::{Instrument, debug, info, info_span};
 use warren_core::ErrorCode;
-use warren_wire::{AgentMsg, MAX_CONTROL_FRAME, PROTOCOL_VERSION, PopMsg, RegisterResult};
+use warren_wire::{MAX_CONTROL_FRAME, PopMsg};
 
-use crate::framed::{read_frame, write_frame};
+use crate::framed::write_frame;
 use crate::metrics as m;
 use crate::registry::{Registry, SessionId};
-use crate::session::SessionConn;
-use crate::{TunnelError, transport};
+use crate::session::AgentConn;
+use crate::{TunnelError, TunnelStream, fallback, transport};
 
-/// How long an agent has to open its control stream and say hello.
+/// How long an agent has to open its control stream and say hello (and to finish TLS on TCP).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the PoP decides for the tunnel layer: who may connect, which policies are valid.
@@ -32,12 +38,16 @@ pub trait SessionHooks: Send + Sync + 'static {
 
 struct SessionEntry {
     token_id: String,
-    conn: quinn::Connection,
+    conn: Arc<dyn AgentConn>,
 }
 
-/// The tunnel listener of a PoP.
+/// The tunnel listener of a PoP: QUIC on a UDP socket, and the TCP+TLS fallback on the TCP
+/// port of the same number.
 pub struct TunnelServer {
     endpoint: quinn::Endpoint,
+    tcp: Mutex<Option<tokio::net::TcpListener>>,
+    tcp_addr: SocketAddr,
+    tcp_tls: tokio_rustls::TlsAcceptor,
     registry: Arc<Registry>,
     hooks: Arc<dyn SessionHooks>,
     pop_id: String,
@@ -47,7 +57,8 @@ pub struct TunnelServer {
 }
 
 impl TunnelServer {
-    /// Binds the QUIC listener.
+    /// Binds the QUIC listener on `addr` and the TCP+TLS fallback on the same address and port
+    /// (with port 0, a port free for both is picked).
     pub fn bind(
         addr: SocketAddr,
         tls: rustls::ServerConfig,
@@ -55,9 +66,13 @@ impl TunnelServer {
         hooks: Arc<dyn SessionHooks>,
         pop_id: String,
     ) -> Result<Arc<TunnelServer>, TunnelError> {
-        let endpoint = quinn::Endpoint::server(transport::server_config(tls)?, addr)?;
+        let tcp_tls = tokio_rustls::TlsAcceptor::from(fallback::server_config(tls.clone()));
+        let (endpoint, tcp) = tcp::bind_pair(addr, transport::server_config(tls)?)?;
         Ok(Arc::new(TunnelServer {
+            tcp_addr: tcp.local_addr()?,
             endpoint,
+            tcp: Mutex::new(Some(tcp)),
+            tcp_tls,
             registry,
             hooks,
             pop_id,
@@ -67,16 +82,26 @@ impl TunnelServer {
         }))
     }
 
+    /// The QUIC (UDP) address; the TCP fallback listens on the same one.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.endpoint.local_addr()
+    }
+
+    /// The address of the TCP+TLS fallback listener.
+    pub fn fallback_addr(&self) -> SocketAddr {
+        self.tcp_addr
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry
     }
 
-    /// Accepts agents until [`TunnelServer::drain`] is called.
+    /// Accepts agents (both carriers) until [`TunnelServer::drain`] is called.
     pub async fn run(self: Arc<Self>) {
+        let listener = self.tcp.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(listener) = listener {
+            tokio::spawn(self.clone().accept_tcp(listener));
+        }
         let mut drain = self.drain.subscribe();
         loop {
             let incoming = tokio::select! {
@@ -89,7 +114,7 @@ impl TunnelServer {
                 let remote = incoming.remote_address();
                 let span = info_span!("tunnel.session", client.addr = %remote, tunnel.id = tracing::field::Empty);
                 match incoming.await {
-                    Ok(conn) => this.session(conn).instrument(span).await,
+                    Ok(conn) => this.session(Arc::new(conn)).instrument(span).await,
                     Err(e) => debug!(parent: &span, error = %e, "QUIC handshake failed"),
                 }
             });
@@ -101,15 +126,12 @@ impl TunnelServer {
         self.drain.send_replace(true);
     }
 
-    /// Closes every session of a token at once; returns how many were closed.
+    /// Closes every session of a token at once, whatever carries it; returns how many.
     pub fn revoke_token(&self, token_id: &str) -> usize {
         let sessions = self.lock_sessions();
         let mut n = 0;
         for (id, s) in sessions.iter().filter(|(_, s)| s.token_id == token_id) {
-            s.conn.close(
-                quinn::VarInt::from_u32(crate::session::CLOSE_BY_POP),
-                ErrorCode::AuthtokenRevoked.as_str().as_bytes(),
-            );
+            s.conn.close(ErrorCode::AuthtokenRevoked.as_str());
             self.registry.remove_session(*id);
             n += 1;
         }
@@ -126,27 +148,42 @@ impl TunnelServer {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Closes the endpoint (after draining) and waits until the peers were told.
+    /// Closes every session (after draining) and waits, at most a second, until the agents
+    /// were told.
     pub async fn close(&self) {
-        self.endpoint
-            .close(quinn::VarInt::from_u32(crate::session::CLOSE_BY_POP), ErrorCode::PopDraining.as_str().as_bytes());
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
+        let reason = ErrorCode::PopDraining.as_str();
+        self.endpoint.close(quinn::VarInt::from_u32(crate::session::CLOSE_BY_POP), reason.as_bytes());
+        for s in self.lock_sessions().values() {
+            s.conn.close(reason);
+        }
+        let fallback_gone = async {
+            while self.session_count() > 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            tokio::join!(self.endpoint.wait_idle(), fallback_gone)
+        })
+        .await;
     }
 
-    async fn session(self: Arc<Self>, conn: quinn::Connection) {
-        let (mut send, recv, token_id, agent_id) = match self.handshake(&conn).await {
+    /// One agent's session, from the handshake to its end, on either carrier.
+    async fn session(self: Arc<Self>, conn: Arc<dyn AgentConn>) {
+        let (control, token_id, agent_id) = match self.handshake(&*conn).await {
             Ok(v) => v,
             Err(e) => {
                 debug!(error = %e, "tunnel handshake refused");
                 return;
             }
         };
+        let TunnelStream { mut send, recv } = control;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let transport = conn.transport().as_str();
         tracing::Span::current().record("tunnel.id", id);
         self.lock_sessions().insert(id, SessionEntry { token_id, conn: conn.clone() });
-        metrics::counter!(m::SESSIONS_TOTAL).increment(1);
-        metrics::gauge!(m::SESSIONS_ACTIVE).increment(1.0);
-        info!(agent.id = %agent_id, "agent connected");
+        metrics::counter!(m::SESSIONS_TOTAL, "transport" => transport).increment(1);
+        metrics::gauge!(m::SESSIONS_ACTIVE, "transport" => transport).increment(1.0);
+        info!(agent.id = %agent_id, tunnel.transport = transport, "agent connected");
 
         let welcome = PopMsg::Welcome {
             session_id: format!("{}-{id}", self.pop_id),
@@ -161,159 +198,20 @@ impl TunnelServer {
         if let Err(e) = outcome {
             if matches!(e, TunnelError::Wire(_)) {
                 metrics::counter!(m::MALFORMED_FRAMES, "side" => "pop").increment(1);
-                let _ =
-                    write_frame(&mut send, &error_msg(ErrorCode::BadRequest, &e.to_string()), MAX_CONTROL_FRAME).await;
-                conn.close(quinn::VarInt::from_u32(crate::session::CLOSE_BY_POP), b"malformed control frame");
+                let msg = control::error_msg(ErrorCode::BadRequest, &e.to_string());
+                let _ = write_frame(&mut send, &msg, MAX_CONTROL_FRAME).await;
+                conn.close("malformed control frame");
             }
             debug!(error = %e, "control stream ended");
         }
         self.lock_sessions().remove(&id);
         self.registry.remove_session(id);
-        metrics::gauge!(m::SESSIONS_ACTIVE).decrement(1.0);
+        metrics::gauge!(m::SESSIONS_ACTIVE, "transport" => transport).decrement(1.0);
         info!(agent.id = %agent_id, "agent disconnected");
     }
-
-    async fn handshake(
-        &self,
-        conn: &quinn::Connection,
-    ) -> Result<(quinn::SendStream, quinn::RecvStream, String, String), TunnelError> {
-        let fail = |reason: &'static str| metrics::counter!(m::HANDSHAKE_FAILURES, "reason" => reason).increment(1);
-        let (send, mut recv) = tokio::time::timeout(HANDSHAKE_TIMEOUT, conn.accept_bi()).await.map_err(|_| {
-            fail("timeout");
-            TunnelError::Timeout("the control stream")
-        })??;
-        let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame::<_, AgentMsg>(&mut recv, MAX_CONTROL_FRAME))
-            .await
-            .map_err(|_| {
-                fail("timeout");
-                TunnelError::Timeout("hello")
-            })?;
-        let (authtoken, agent_id) = match hello {
-            Ok(Some(AgentMsg::Hello { version, authtoken, agent_id, .. })) => {
-                if version != PROTOCOL_VERSION {
-                    fail("version");
-                    let msg = format!("this PoP speaks tunnel protocol {PROTOCOL_VERSION}, the agent {version}");
-                    return Err(refuse(conn, send, ErrorCode::ProtocolVersion, msg).await);
-                }
-                (authtoken, agent_id)
-            }
-            Ok(other) => {
-                fail("protocol");
-                return Err(refuse(conn, send, ErrorCode::BadRequest, format!("expected Hello, got {other:?}")).await);
-            }
-            Err(e) => {
-                fail("protocol");
-                metrics::counter!(m::MALFORMED_FRAMES, "side" => "pop").increment(1);
-                return Err(refuse(conn, send, ErrorCode::BadRequest, format!("bad hello: {e}")).await);
-            }
-        };
-        match self.hooks.authenticate(&authtoken) {
-            Ok(token_id) => Ok((send, recv, token_id, agent_id.chars().take(128).collect())),
-            Err(code) => {
-                fail("auth");
-                warn!(code = %code, "agent refused");
-                Err(refuse(conn, send, code, code.title().to_owned()).await)
-            }
-        }
-    }
-
-    async fn control_loop(
-        &self,
-        id: SessionId,
-        agent_id: &str,
-        conn: &quinn::Connection,
-        send: &mut quinn::SendStream,
-        mut recv: quinn::RecvStream,
-    ) -> Result<(), TunnelError> {
-        // Reading a frame is not cancel-safe, so the reader runs on its own and hands over
-        // whole messages; the loop can then also react to a drain at any time.
-        let (tx, mut rx) = mpsc::channel(8);
-        let reader = tokio::spawn(async move {
-            loop {
-                let msg = read_frame::<_, AgentMsg>(&mut recv, MAX_CONTROL_FRAME).await;
-                let end = !matches!(msg, Ok(Some(_)));
-                if tx.send(msg).await.is_err() || end {
-                    break;
-                }
-            }
-        });
-        let _abort = AbortOnDrop(reader);
-        let session_conn = SessionConn::new(conn.clone());
-        let mut drain = self.drain.subscribe();
-        let mut draining = false;
-        loop {
-            tokio::select! {
-                msg = rx.recv() => match msg {
-                    None | Some(Ok(None)) => return Ok(()),
-                    Some(Err(e)) => return Err(e),
-                    Some(Ok(Some(AgentMsg::Register { endpoints }))) => {
-                        let mut results = Vec::with_capacity(endpoints.len());
-                        let mut valid = Vec::with_capacity(endpoints.len());
-                        for spec in endpoints {
-                            match spec.traffic_policy.as_deref().map(|p| self.hooks.check_policy(p)) {
-                                Some(Err(reason)) => results.push(RegisterResult::Refused {
-                                    key: spec.key,
-                                    code: ErrorCode::PolicyInvalid.as_str().into(),
-                                    message: reason,
-                                }),
-                                _ => valid.push(spec),
-                            }
-                        }
-                        let seed = rand::random::<u64>();
-                        results.extend(self.registry.register(id, agent_id, &session_conn, &valid, seed));
-                        for r in &results {
-                            match r {
-                                RegisterResult::Online { url, .. } => info!(endpoint.url = %url, "endpoint online"),
-                                RegisterResult::Refused { code, message, .. } => info!(%code, %message, "endpoint refused"),
-                            }
-                        }
-                        write_frame(send, &PopMsg::Registered { results }, MAX_CONTROL_FRAME).await?;
-                    }
-                    Some(Ok(Some(AgentMsg::Heartbeat { seq }))) => {
-                        write_frame(send, &PopMsg::HeartbeatAck { seq }, MAX_CONTROL_FRAME).await?;
-                    }
-                    Some(Ok(Some(AgentMsg::Hello { .. }))) => {
-                        return Err(TunnelError::Unexpected("a second Hello".into()));
-                    }
-                },
-                () = drained(&mut drain), if !draining => {
-                    draining = true;
-                    write_frame(send, &PopMsg::Drain { reason: "the PoP is shutting down".into() }, MAX_CONTROL_FRAME).await?;
-                }
-                _ = conn.closed() => return Ok(()),
-            }
-        }
-    }
-}
-
-/// Tells the agent why it is refused, then closes the connection.
-async fn refuse(
-    conn: &quinn::Connection,
-    mut send: quinn::SendStream,
-    code: ErrorCode,
-    message: String,
-) -> TunnelError {
-    let _ = write_frame(&mut send, &error_msg(code, &message), MAX_CONTROL_FRAME).await;
-    let _ = send.finish();
-    // Give the agent a moment to read the reason before the connection goes away.
-    let _ = tokio::time::timeout(Duration::from_millis(500), conn.closed()).await;
-    conn.close(quinn::VarInt::from_u32(crate::session::CLOSE_BY_POP), code.as_str().as_bytes());
-    TunnelError::Refused { code: code.as_str().into(), message }
-}
-
-fn error_msg(code: ErrorCode, message: &str) -> PopMsg {
-    PopMsg::Error { code: code.as_str().into(), message: message.into() }
 }
 
 /// Resolves once a drain was requested (the guard of `wait_for` is not `Send`; drop it here).
 async fn drained(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|d| *d).await.map(|_| ());
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }

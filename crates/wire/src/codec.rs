@@ -86,6 +86,12 @@ impl FrameDecoder {
         Ok(Some(self.buf.split_to(len)))
     }
 
+    /// The buffer to read into (e.g. with `AsyncReadExt::read_buf`): bytes land where frames
+    /// are cut from, with no zero-filled scratch buffer and no copy.
+    pub fn read_buffer(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
     /// Bytes buffered after the last complete frame (e.g. raw bytes after an upgrade).
     pub fn take_remaining(&mut self) -> BytesMut {
         self.buf.split()

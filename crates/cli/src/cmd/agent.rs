@@ -32,7 +32,8 @@ pub(crate) fn run_single(args: AgentArgs, protocol: Protocol) -> anyhow::Result<
         },
         response_timeout: std::time::Duration::from_secs(args.response_timeout),
     };
-    let opts = options(args.authtoken, args.server_addrs, args.ca_file, file.as_ref(), vec![endpoint])?;
+    let mut opts = options(args.authtoken, args.server_addrs, args.ca_file, file.as_ref(), vec![endpoint])?;
+    opts.transport = args.transport.parse().map_err(|e: String| anyhow::anyhow!("--transport: {e}"))?;
     run(opts, &target.addr)
 }
 
@@ -83,7 +84,7 @@ fn options(
     let server_addrs =
         if server_addrs.is_empty() { file.map(|f| f.server_addrs.clone()).unwrap_or_default() } else { server_addrs };
     let ca_file = ca_file.or_else(|| file.and_then(|f| f.ca_file.clone()));
-    Ok(AgentOptions { server_addrs, authtoken, ca_file, endpoints })
+    Ok(AgentOptions { server_addrs, authtoken, ca_file, endpoints, transport: Default::default() })
 }
 
 /// Reads a traffic policy and validates it here, so mistakes show before anything connects,
@@ -113,7 +114,12 @@ fn run(opts: AgentOptions, target: &str) -> anyhow::Result<ExitCode> {
                 while let Some(ev) = rx.recv().await {
                     match ev {
                         AgentEvent::Online { server, url } => println!("endpoint online {url} -> {target} (via {server})"),
-                        AgentEvent::Connected { server, pop_id } => tracing::info!(%server, pop.id = %pop_id, "tunnel up"),
+                        AgentEvent::Connected { server, pop_id, transport } => {
+                            tracing::info!(%server, pop.id = %pop_id, %transport, "tunnel up")
+                        }
+                        AgentEvent::Fallback { server, reason } => {
+                            tracing::warn!(%reason, "UDP to {server} seems blocked; using TCP+TLS")
+                        }
                         AgentEvent::Disconnected { server, reason, retry_in } => {
                             tracing::warn!(%server, %reason, retry_in_ms = retry_in.as_millis() as u64, "tunnel down, reconnecting")
                         }
