@@ -311,3 +311,26 @@ async fn on_tcp_connect_closes_refused_connections_before_the_backend_sees_them(
     assert_eq!(n, 0, "closed without an answer");
     assert_eq!(echo.connections(), 0, "the backend never saw the refused client");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compress_response_gzips_for_clients_that_accept_it() {
+    use sha2::Digest;
+    use tokio::io::AsyncReadExt;
+    let policy = "on_http_response:\n  - actions:\n      - type: compress-response\n        config:\n          algorithms: [gzip]\n";
+    let w = world_with_policy(policy, "gz").await;
+    const N: u64 = 3_000_000;
+    let url = w.pop.http_url("gz", &format!("/bytes?n={N}&seed=3"));
+    let res = w.client.get(&url).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    assert!(res.headers().get("content-length").is_none());
+    let compressed = res.bytes().await.unwrap();
+    let mut plain = Vec::new();
+    async_compression::tokio::bufread::GzipDecoder::new(&compressed[..]).read_to_end(&mut plain).await.unwrap();
+    assert_eq!(plain.len() as u64, N);
+    assert_eq!(hex::encode(sha2::Sha256::digest(&plain)), warren_test_support::expected_bytes_sha256(N, 3));
+    // A client that does not ask for it gets the body as the backend sent it.
+    let res = w.client.get(&url).send().await.unwrap();
+    assert!(res.headers().get("content-encoding").is_none());
+    assert_eq!(res.content_length(), Some(N));
+}

@@ -11,6 +11,7 @@
 //!
 //! Start with [`EdgeServer`], then `service.rs` for the path of one request.
 
+mod compress;
 mod error;
 pub mod metrics;
 pub mod policy;
@@ -20,6 +21,7 @@ mod server;
 mod service;
 mod tls;
 
+pub use compress::CompressWith;
 pub use error::EdgeError;
 pub use respond::{ERROR_CODE_HEADER, error_response};
 pub use router::{AllowAll, BoxFuture, GuardOutcome, RequestContext, RequestGuard, Router};

@@ -67,6 +67,7 @@ impl Drop for RecordOnDrop {
 
 async fn route(req: Request<Incoming>, conn: ConnInfo, shared: &Shared, span: &tracing::Span) -> Response<BoxBody> {
     let accept = req.headers().get(header::ACCEPT).cloned();
+    let accept_encoding = req.headers().get(header::ACCEPT_ENCODING).cloned();
     let fail = |code: ErrorCode, reason: Option<&str>| {
         metrics::counter!(ERRORS_TOTAL, "code" => code.as_str()).increment(1);
         error_response(code, reason, accept.as_ref())
@@ -120,7 +121,7 @@ async fn route(req: Request<Incoming>, conn: ConnInfo, shared: &Shared, span: &t
         Ok(resp) => {
             let (mut parts, body) = resp.into_parts();
             shared.guard.on_response(&ctx, head_for_response.as_ref(), &mut parts);
-            Response::from_parts(parts, body)
+            crate::compress::apply(Response::from_parts(parts, body), accept_encoding.as_ref())
         }
         Err(e) => {
             tracing::info!(error = %e, code = %e.code(), "request failed");

@@ -129,7 +129,10 @@ impl RequestGuard for PolicyGuard {
                         }
                     }
                     Step::Log { metadata } => info!(target: "warren::policy", %metadata, "policy log"),
-                    Step::UrlRewrite { .. } | Step::CompressResponse { .. } => {}
+                    Step::CompressResponse { algorithms } => {
+                        resp.extensions.insert(crate::CompressWith(algorithms.clone()));
+                    }
+                    Step::UrlRewrite { .. } => {}
                 }
             }
             if outcome.terminal.is_some() {
