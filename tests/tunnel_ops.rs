@@ -288,3 +288,29 @@ async fn tcp_fallback_carries_requests_and_counts_its_sessions() {
     assert_eq!(value(&text, "warren_tunnel_sessions_active", ""), 2.0, "{text}");
     assert_eq!(value(&text, "warren_tunnel_sessions_total", "transport=\"tcp\""), 2.0, "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn proxy_protocol_v1_tells_a_tcp_backend_the_real_client() {
+    let port = warren_test_support::free_tcp_port().unwrap();
+    let pop = PopProcess::start(BIN, PopOptions { tcp_ports: Some((port, port)), ..Default::default() }).await;
+    let token = pop.create_token().await;
+    // A backend that sends back everything it received, PROXY header included.
+    let backend = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let backend_addr = backend.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut conn, _) = backend.accept().await.unwrap();
+        let mut got = Vec::new();
+        conn.read_to_end(&mut got).await.unwrap();
+        conn.write_all(&got).await.unwrap();
+        conn.shutdown().await.unwrap();
+    });
+    let _agent = AgentProcess::tcp(&pop, &token, &backend_addr.to_string(), &["--proxy-protocol", "v1"]).await;
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let me = conn.local_addr().unwrap();
+    conn.write_all(b"ping").await.unwrap();
+    conn.shutdown().await.unwrap();
+    let mut back = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut back)).await.unwrap().unwrap();
+    let expected = format!("PROXY TCP4 127.0.0.1 127.0.0.1 {} {port}\r\nping", me.port());
+    assert_eq!(String::from_utf8_lossy(&back), expected);
+}
