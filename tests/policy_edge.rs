@@ -334,3 +334,29 @@ async fn compress_response_gzips_for_clients_that_accept_it() {
     assert!(res.headers().get("content-encoding").is_none());
     assert_eq!(res.content_length(), Some(N));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conn_geo_comes_from_the_pops_geo_networks() {
+    let opts = PopOptions {
+        extra_yaml: "geo:\n  networks:\n    - { cidr: 127.0.0.0/8, lat: 48.86, lon: 2.35 }\n".into(),
+        ..Default::default()
+    };
+    let pop = PopProcess::start(BIN, opts).await;
+    let token = pop.create_token().await;
+    let echo = EchoBackend::start().await.unwrap();
+    let policy = "on_http_request:\n  - actions:\n      - type: add-headers\n        config:\n          headers:\n            x-geo: \"${conn.geo.latitude},${conn.geo.longitude}\"\n";
+    let file = pop.dir.write("geo-policy.yaml", policy);
+    let _agent = AgentProcess::http(
+        &pop,
+        &token,
+        &echo.addr().to_string(),
+        &["--url", "https://geo.edge.test", "--traffic-policy-file", file.to_str().unwrap()],
+    )
+    .await;
+    let client = client_for(&["geo.edge.test"], None);
+    let v: serde_json::Value = client.get(pop.http_url("geo", "/echo")).send().await.unwrap().json().await.unwrap();
+    let geo = v["headers"]["x-geo"][0].as_str().unwrap();
+    let (lat, lon) = geo.split_once(',').unwrap();
+    assert!((lat.parse::<f64>().unwrap() - 48.86).abs() < 1e-9, "{geo}");
+    assert!((lon.parse::<f64>().unwrap() - 2.35).abs() < 1e-9, "{geo}");
+}

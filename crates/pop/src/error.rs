@@ -14,6 +14,8 @@ pub enum PopError {
     State(String),
     #[error("tunnel listener: {0}")]
     Tunnel(#[from] warren_tunnel::TunnelError),
+    #[error("geo database: {0}")]
+    Geo(String),
     #[error("edge: {0}")]
     Edge(String),
     #[error("admin API: {0}")]

@@ -148,7 +148,18 @@ impl Pop {
             region: cfg.region.clone(),
             zone: cfg.zone.to_string(),
         });
-        let guard = warren_edge::policy::PolicyGuard::new(policies, jwks, cfg.region.clone());
+        let networks = cfg
+            .geo
+            .networks
+            .iter()
+            .map(|n| warren_edge::policy::GeoNetwork {
+                cidr: n.cidr,
+                latitude: n.location.lat,
+                longitude: n.location.lon,
+            })
+            .collect();
+        let geo = warren_edge::policy::GeoDb::open(networks, cfg.geo.mmdb.as_deref()).map_err(PopError::Geo)?;
+        let guard = warren_edge::policy::PolicyGuard::new(policies, jwks, cfg.region.clone()).with_geo(Arc::new(geo));
         let edge = router::start_edge(&cfg, registry.clone(), Arc::new(guard)).await?;
         let admin = warren_admin::AdminServer::start(
             cfg.listen.admin,

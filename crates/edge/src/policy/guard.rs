@@ -29,6 +29,7 @@ pub struct PolicyGuard {
     source: Arc<dyn PolicySource>,
     jwks: Arc<JwksStore>,
     region: String,
+    geo: Option<Arc<super::geo::GeoDb>>,
 }
 
 impl std::fmt::Debug for PolicyGuard {
@@ -43,7 +44,13 @@ fn now_ms() -> u64 {
 
 impl PolicyGuard {
     pub fn new(source: Arc<dyn PolicySource>, jwks: Arc<JwksStore>, region: impl Into<String>) -> PolicyGuard {
-        PolicyGuard { source, jwks, region: region.into() }
+        PolicyGuard { source, jwks, region: region.into(), geo: None }
+    }
+
+    /// Adds the PoP's geolocation sources, for `conn.geo.*`.
+    pub fn with_geo(mut self, geo: Arc<super::geo::GeoDb>) -> PolicyGuard {
+        self.geo = Some(geo);
+        self
     }
 
     fn run(
@@ -54,8 +61,14 @@ impl PolicyGuard {
         response: Option<&http::response::Parts>,
     ) -> (Outcome, Option<(String, Option<String>)>) {
         let scheme = ctx.proto.as_str();
-        let view =
-            HttpView { ctx, parts, region: &self.region, endpoint_url: format!("{scheme}://{}", ctx.host), response };
+        let view = HttpView {
+            ctx,
+            parts,
+            region: &self.region,
+            geo: self.geo.as_deref(),
+            endpoint_url: format!("{scheme}://{}", ctx.host),
+            response,
+        };
         let mut effects = EdgeEffects { entry, jwks: &self.jwks, unknown_kid: None };
         let phase = if response.is_some() { Phase::OnHttpResponse } else { Phase::OnHttpRequest };
         let outcome = warren_policy::evaluate(&entry.policy, phase, &view, &mut effects, now_ms());

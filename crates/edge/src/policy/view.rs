@@ -10,6 +10,7 @@ pub(crate) struct HttpView<'a> {
     pub(crate) ctx: &'a RequestContext,
     pub(crate) parts: &'a http::request::Parts,
     pub(crate) region: &'a str,
+    pub(crate) geo: Option<&'a super::geo::GeoDb>,
     pub(crate) endpoint_url: String,
     /// Set in the `on_http_response` phase.
     pub(crate) response: Option<&'a http::response::Parts>,
@@ -51,6 +52,9 @@ impl RequestView for HttpView<'_> {
         // Our listener only completes handshakes for names it holds, so on TLS the SNI is the
         // routed host.
         (self.ctx.proto == warren_proxy::Proto::Https).then_some(self.ctx.host.as_str())
+    }
+    fn geo(&self) -> Option<warren_policy::Geo> {
+        self.geo?.lookup(self.ctx.client.ip())
     }
     fn endpoint_url(&self) -> &str {
         &self.endpoint_url
