@@ -138,3 +138,13 @@ fn start_check_validates_the_agent_file() {
     assert!(err.contains("agent.yaml:3:") && err.contains("agent.server_addrs"), "{err}");
     assert!(!err.contains("wrn_secret_value"), "secrets never printed: {err}");
 }
+
+#[test]
+fn agent_refuses_addresses_and_targets_it_can_never_use() {
+    let out = warren(&["http", "8080", "--server-addr", "127.0.0.1", "--authtoken", "wrn_x"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("\"127.0.0.1\" is not a PoP address"), "{}", text(&out.stderr));
+    let out = warren(&["http", "99999", "--server-addr", "127.0.0.1:4443", "--authtoken", "wrn_x"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("port 99999 is not in 1..=65535"), "{}", text(&out.stderr));
+}

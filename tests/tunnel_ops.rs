@@ -314,3 +314,19 @@ async fn proxy_protocol_v1_tells_a_tcp_backend_the_real_client() {
     let expected = format!("PROXY TCP4 127.0.0.1 127.0.0.1 {} {port}\r\nping", me.port());
     assert_eq!(String::from_utf8_lossy(&back), expected);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_untrusted_pop_certificate_stops_the_agent_with_a_hint() {
+    let (pop, token) = pop().await;
+    let mut agent = warren_test_support::WarrenProcess::builder(BIN)
+        .args(["http", "8080", "--authtoken", &token, "--transport", "quic", "--server-addr"])
+        .arg(pop.tunnel.to_string())
+        .env_remove("WARREN_AUTHTOKEN")
+        .env("XDG_CONFIG_HOME", pop.dir.join("nothing"))
+        .name("agent without --ca-file")
+        .spawn()
+        .unwrap();
+    let line = agent.wait_for_line(|l| l.contains("--ca-file"), Duration::from_secs(15)).await.unwrap();
+    assert!(line.contains("does not trust"), "{line}");
+    assert_eq!(agent.wait_exit(Duration::from_secs(5)).await.unwrap().code(), Some(1));
+}

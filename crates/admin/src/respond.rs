@@ -59,20 +59,10 @@ fn with_type(status: StatusCode, body: Bytes, content_type: &'static str) -> Res
 /// Formats Unix milliseconds as RFC 3339 in UTC (`2023-11-14T22:13:20.000Z`), the form people and
 /// `jq` read; the API shows times this way rather than as raw milliseconds.
 pub fn rfc3339(unix_ms: u64) -> String {
-    let (secs, millis) = (unix_ms / 1000, unix_ms % 1000);
-    let (days, sod) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days, on non-negative days (the epoch is day 0).
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    let (h, m, s) = (sod / 3600, sod % 3600 / 60, sod % 60);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{millis:03}Z")
+    // chrono is already in the graph (cel's timestamps); one formatter everywhere.
+    chrono::DateTime::from_timestamp_millis(i64::try_from(unix_ms).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]

@@ -91,6 +91,13 @@ impl Agent {
         if opts.authtoken.is_empty() {
             return Err(AgentError::NoAuthtoken);
         }
+        for server in &opts.server_addrs {
+            let port_ok =
+                server.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+            if !port_ok {
+                return Err(AgentError::BadServer(server.clone()));
+            }
+        }
         let ca = match &opts.ca_file {
             Some(p) => Some(
                 std::fs::read(p)
@@ -184,6 +191,10 @@ impl Inner {
             Ok(s) => Arc::new(s),
             Err(TunnelError::Refused { code, message }) if is_fatal(&code) => {
                 return Err(AgentError::Refused { code, message });
+            }
+            // An untrusted certificate will not become trusted by retrying: say what to do.
+            Err(e) if e.to_string().contains("invalid peer certificate") => {
+                return Err(AgentError::Untrusted { server: server.to_owned(), reason: e.to_string() });
             }
             Err(e) => return Ok(e.to_string()),
         };

@@ -190,7 +190,9 @@ pub fn parse_target(s: &str) -> Result<Target, String> {
         None => ("http", s),
     };
     let rest = rest.trim_end_matches('/');
-    let addr = if let Ok(port) = rest.parse::<u16>() {
+    let addr = if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) {
+        let port: u16 =
+            rest.parse().ok().filter(|p| *p > 0).ok_or_else(|| format!("port {rest} is not in 1..=65535"))?;
         format!("localhost:{port}")
     } else if rest.contains(':') {
         rest.to_owned()
@@ -254,5 +256,7 @@ mod tests {
         assert_eq!(parse_target("tcp://db:5432").unwrap().scheme, "tcp");
         assert!(parse_target("ftp://x:1").is_err());
         assert!(parse_target("a b").is_err());
+        assert!(parse_target("99999").is_err());
+        assert!(parse_target("0").is_err());
     }
 }

@@ -316,6 +316,41 @@ impl Check<'_> {
             admin: self.socket(&l.admin, "listen.admin")?,
         };
 
+        // Two listeners on one TCP address would fail at start; say so at --check. (The tunnel
+        // port is TCP too: the TCP+TLS fallback shares it.)
+        let tcp_listeners = [
+            ("listen.http", &l.http, listen.http),
+            ("listen.https", &l.https, listen.https),
+            (
+                "listen.tunnel",
+                &Some(Spanned::new(l.tunnel.value.clone(), l.tunnel.referenced, l.tunnel.defined)),
+                Some(listen.tunnel),
+            ),
+            (
+                "listen.cluster",
+                &Some(Spanned::new(l.cluster.value.clone(), l.cluster.referenced, l.cluster.defined)),
+                Some(listen.cluster),
+            ),
+            (
+                "listen.admin",
+                &Some(Spanned::new(l.admin.value.clone(), l.admin.referenced, l.admin.defined)),
+                Some(listen.admin),
+            ),
+        ];
+        for (i, (name, at, addr)) in tcp_listeners.iter().enumerate() {
+            let (Some(at), Some(addr)) = (at, addr) else { continue };
+            if addr.port() == 0 {
+                continue;
+            }
+            if let Some((other, _, _)) = tcp_listeners[..i].iter().find(|(_, _, a)| {
+                a.is_some_and(|a| {
+                    a.port() == addr.port()
+                        && (a.ip() == addr.ip() || a.ip().is_unspecified() || addr.ip().is_unspecified())
+                })
+            }) {
+                return Err(self.err(at, name, format!("{addr} is already used by {other}")));
+            }
+        }
         let tcp_ports = raw.tcp_ports.as_ref().map(|s| self.port_range(s)).transpose()?;
         let (bootstrap, peers, secret_file) = self.cluster(raw.cluster, &id)?;
         let tls = self.tls(raw.tls.as_ref(), &listen, &l.https)?;

@@ -151,3 +151,11 @@ fn host_port_rules() {
     assert!(!is_host_port("a b:1"));
     assert!(!is_host_port("host:0"));
 }
+
+#[test]
+fn two_listeners_on_one_address_are_refused() {
+    let src = with_line("https:", "  https: 0.0.0.0:80");
+    let err = parse(&src).unwrap_err();
+    assert_eq!((err.field.as_str(), err.line), ("listen.https", line_of(&src, "https: 0.0.0.0:80")), "{err}");
+    assert!(err.reason.contains("listen.http"), "{err}");
+}

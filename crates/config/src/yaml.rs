@@ -21,7 +21,11 @@ pub fn from_yaml<T: DeserializeOwned>(src: &str, file: &str) -> Result<T, Config
     };
     serde_saphyr::from_str_with_options(src, options).map_err(|err| {
         let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
-        let reason = DefaultMessageFormatter.format_message(&err).escape_debug().to_string();
+        let mut reason = DefaultMessageFormatter.format_message(&err).escape_debug().to_string();
+        // The parser's advice is for programmers ("set DuplicateKeyPolicy"); users get the fact.
+        if reason.to_ascii_lowercase().contains("duplicate") {
+            reason = format!("duplicate key `{}`: each key may appear once", key_on_line(src, line));
+        }
         let field = field_from_message(&reason).unwrap_or_else(|| key_on_line(src, line));
         ConfigError { file: file.to_owned(), line, column, field, reason }
     })

@@ -16,6 +16,10 @@ pub enum NameError {
     BadLabel { label: String },
     #[error("{name:?} is not under the zone {zone:?}")]
     OutsideZone { name: String, zone: String },
+    #[error(
+        "{name:?} must be a single label under {zone:?} (like api.{zone}): the *.{zone} certificate covers one level"
+    )]
+    NotOneLabel { name: String, zone: String },
 }
 
 /// A PoP's unique id in the cluster: `[a-z0-9-]{1,32}`.
@@ -111,6 +115,11 @@ impl EndpointName {
         if host == zone.0 || !zone.contains(&host) {
             return Err(NameError::OutsideZone { name: host, zone: zone.0.clone() });
         }
+        // One label under the zone: the PoP's certificate is a wildcard for `*.ZONE`, which
+        // covers exactly one label, so deeper names could never be served over HTTPS.
+        if host[..host.len() - zone.0.len() - 1].contains('.') {
+            return Err(NameError::NotOneLabel { name: host, zone: zone.0.clone() });
+        }
         Ok(EndpointName(host))
     }
 
@@ -148,6 +157,7 @@ mod tests {
         assert!(EndpointName::parse("x.example.com", &zone).is_err());
         assert!(EndpointName::parse("-a.edge.example.com", &zone).is_err());
         assert!(EndpointName::parse("a_b.edge.example.com", &zone).is_err());
+        assert!(matches!(EndpointName::parse("a.b.edge.example.com", &zone), Err(NameError::NotOneLabel { .. })));
     }
 
     proptest! {

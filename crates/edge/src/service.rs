@@ -125,10 +125,9 @@ async fn route(req: Request<Incoming>, conn: ConnInfo, shared: &Shared, span: &t
         }
         Err(e) => {
             tracing::info!(error = %e, code = %e.code(), "request failed");
-            // What the agent reported is meant for the client (e.g. "connection refused");
-            // our own tunnel troubles are not.
-            let reason = matches!(e, ProxyError::Remote { .. }).then(|| e.to_string());
-            fail(e.code(), reason.as_deref())
+            // The code says what happened; the details (which backend address refused) stay in
+            // the PoP's log, since internal addresses are nobody else's business.
+            fail(e.code(), None)
         }
     }
 }

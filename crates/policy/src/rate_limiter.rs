@@ -73,15 +73,53 @@ impl SlidingWindowLimiter {
             w.current += 1;
             crate::RateDecision { allowed: true, retry_after_secs: 0 }
         } else {
-            // Time until the previous window's weight has decayed enough for one more request.
-            let over = estimate + 1.0 - self.capacity as f64;
-            let wait_ms = if w.previous > 0 {
-                (over / w.previous as f64 * window_ms as f64).ceil() as u64
-            } else {
-                w.start_ms + window_ms - now_ms
-            };
-            let wait_ms = wait_ms.min(w.start_ms + 2 * window_ms - now_ms);
+            // When will the estimate leave room for one more? Within this window only the
+            // previous window's weight decays; after it, this window's count becomes the
+            // "previous" one and decays in turn. Rejected requests are not counted.
+            let cap = self.capacity as f64;
+            let window_end = w.start_ms + window_ms;
+            let over = estimate + 1.0 - cap;
+            let in_this_window = (w.previous > 0)
+                .then(|| (over / w.previous as f64 * window_ms as f64).ceil() as u64)
+                .filter(|d| now_ms + d < window_end);
+            let wait_ms = in_this_window.unwrap_or_else(|| {
+                let carried = w.current as f64;
+                let decay = if carried + 1.0 <= cap { 0.0 } else { 1.0 - (cap - 1.0).max(0.0) / carried };
+                (window_end - now_ms) + (decay * window_ms as f64).ceil() as u64
+            });
             crate::RateDecision { allowed: false, retry_after_secs: wait_ms.div_ceil(1000).max(1) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod retry_after_tests {
+    use super::SlidingWindowLimiter;
+
+    /// A client that waits exactly `Retry-After` is let through, whatever the timing of its burst.
+    #[test]
+    fn waiting_retry_after_is_enough() {
+        for (capacity, window, burst_at_ms) in
+            [(3u64, 60u64, 45_000u64), (3, 60, 1_000), (1, 10, 9_999), (10, 60, 30_000)]
+        {
+            let mut l = SlidingWindowLimiter::new(capacity, window, 16);
+            let mut now = burst_at_ms;
+            for _ in 0..capacity {
+                assert!(l.check("k", now).allowed);
+            }
+            // Keep knocking, obeying Retry-After each time, for a few rounds.
+            for round in 0..5 {
+                let d = l.check("k", now);
+                if d.allowed {
+                    continue;
+                }
+                now += d.retry_after_secs * 1000;
+                assert!(
+                    l.check("k", now).allowed,
+                    "cap {capacity}/{window}s burst {burst_at_ms} round {round}: still refused after {}s",
+                    d.retry_after_secs
+                );
+            }
         }
     }
 }

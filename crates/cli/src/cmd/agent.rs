@@ -65,7 +65,11 @@ pub(crate) fn run_start(args: StartArgs) -> anyhow::Result<ExitCode> {
         println!("{}: ok ({} endpoint(s))", args.config.display(), endpoints.len());
         return Ok(ExitCode::SUCCESS);
     }
-    let opts = options(None, Vec::new(), None, Some(&file), endpoints)?;
+    // `warren start` has no --server-addr flag; the environment still overrides the file.
+    let env_servers: Vec<String> = std::env::var("WARREN_SERVER_ADDR")
+        .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    let opts = options(std::env::var("WARREN_AUTHTOKEN").ok(), env_servers, None, Some(&file), endpoints)?;
     run(opts, "the configured upstreams")
 }
 

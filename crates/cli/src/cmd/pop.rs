@@ -15,6 +15,22 @@ pub(crate) fn load(path: &Path) -> anyhow::Result<Result<PopConfig, warren_confi
 pub(crate) fn check(path: &Path) -> anyhow::Result<ExitCode> {
     match load(path)? {
         Ok(cfg) => {
+            // Files the PoP will need at start must exist now, or --check would pass a config
+            // that cannot start.
+            let needed = [
+                ("admin_token_file", &cfg.admin_token_file),
+                ("cluster.secret_file", &cfg.secret_file),
+                ("global_policy_file", &cfg.global_policy_file),
+                ("geo.mmdb", &cfg.geo.mmdb),
+            ];
+            for (field, file) in needed {
+                if let Some(f) = file
+                    && !f.is_file()
+                {
+                    eprintln!("{}: {field}: {} does not exist or is not a file", path.display(), f.display());
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
             println!("{}: ok (pop {}, zone {})", path.display(), cfg.id, cfg.zone);
             Ok(ExitCode::SUCCESS)
         }

@@ -194,7 +194,12 @@ impl JwtValidation {
         if keys_unavailable {
             return cx.respond(503, Vec::new(), String::new(), Cause::JwtKeysUnavailable);
         }
-        let challenge = format!("Bearer error=\"invalid_token\", error_description=\"{code}\"");
+        // RFC 6750 §3.1: a request without credentials gets a bare challenge, no error code.
+        let challenge = if code == "missing_token" {
+            "Bearer".to_owned()
+        } else {
+            format!("Bearer error=\"invalid_token\", error_description=\"{code}\"")
+        };
         cx.respond(
             401,
             vec![("www-authenticate".into(), challenge)],

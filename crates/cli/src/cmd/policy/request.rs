@@ -230,18 +230,10 @@ pub(super) fn parse_rfc3339(s: &str) -> Result<u64, String> {
 
 /// Unix milliseconds as RFC 3339 UTC.
 pub(super) fn rfc3339(ms: u64) -> String {
-    let secs = ms / 1000;
-    let z = (secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let sod = secs % 86_400;
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", sod / 3600, (sod / 60) % 60, sod % 60, ms % 1000)
+    // chrono is already in the graph (cel's timestamps); one formatter everywhere.
+    chrono::DateTime::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Where `key` (a top-level key, or `parent.key`) is written, to point semantic errors at it.
