@@ -123,6 +123,7 @@ async fn one_gib_each_way_with_matching_hashes_and_bounded_pop_memory() {
     assert_eq!(v["body_sha256"], hex::encode(expected.finalize()));
 
     let peak = peak_rss_kib(pop.process.pid());
+    eprintln!("PoP peak RSS after 1 GiB each way: {peak} KiB");
     assert!(peak < 256 * 1024, "PoP peak RSS {peak} KiB after 2 GiB through it");
 }
 
