@@ -360,3 +360,56 @@ async fn conn_geo_comes_from_the_pops_geo_networks() {
     assert!((lat.parse::<f64>().unwrap() - 48.86).abs() < 1e-9, "{geo}");
     assert!((lon.parse::<f64>().unwrap() - 2.35).abs() < 1e-9, "{geo}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn editing_the_policy_file_applies_to_new_requests_without_dropping_open_ones() {
+    use futures_util::StreamExt;
+    let pop = PopProcess::start(BIN, PopOptions::default()).await;
+    let token = pop.create_token().await;
+    let echo = EchoBackend::start().await.unwrap();
+    let policy = |v: &str| {
+        format!(
+            "on_http_request:\n  - actions:\n      - type: add-headers\n        config:\n          headers:\n            x-version: {v}\n"
+        )
+    };
+    let file = pop.dir.write("live.yaml", policy("one"));
+    let agent = AgentProcess::http(
+        &pop,
+        &token,
+        &echo.addr().to_string(),
+        &["--url", "https://live.edge.test", "--traffic-policy-file", file.to_str().unwrap()],
+    )
+    .await;
+    let client = client_for(&["live.edge.test"], None);
+    let version = |v: serde_json::Value| v["headers"]["x-version"][0].as_str().unwrap().to_owned();
+    let v: serde_json::Value = client.get(pop.http_url("live", "/echo")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(version(v), "one");
+
+    // A long stream is open while the policy changes.
+    let sse = client.get(pop.http_url("live", "/sse?n=8&interval_ms=300")).send().await.unwrap();
+    let mut events = sse.bytes_stream();
+    assert!(events.next().await.unwrap().is_ok());
+
+    std::fs::write(&file, policy("two")).unwrap();
+    agent.process.wait_for_line(|l| l.contains("traffic policy reloaded"), Duration::from_secs(10)).await.unwrap();
+    let url = pop.http_url("live", "/echo");
+    warren_test_support::wait_until(Duration::from_secs(10), || async {
+        let v: serde_json::Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+        version(v) == "two"
+    })
+    .await
+    .unwrap();
+
+    // The stream opened before the change still delivers every event.
+    let mut rest = Vec::new();
+    while let Some(chunk) = events.next().await {
+        rest.extend_from_slice(&chunk.unwrap());
+    }
+    assert!(String::from_utf8_lossy(&rest).contains("data: event-8"), "{}", String::from_utf8_lossy(&rest));
+
+    // A broken edit is reported and the last good policy stays.
+    std::fs::write(&file, "on_http_request:\n  - actions:\n      - type: nope\n").unwrap();
+    agent.process.wait_for_line(|l| l.contains("keeping the previous policy"), Duration::from_secs(10)).await.unwrap();
+    let v: serde_json::Value = client.get(pop.http_url("live", "/echo")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(version(v), "two");
+}

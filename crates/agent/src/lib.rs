@@ -21,7 +21,7 @@ mod tls;
 
 pub use error::AgentError;
 pub use options::{AgentOptions, EndpointOptions, ProxyProtocol, TransportMode, Upstream};
-pub use run::{Agent, AgentCloser, AgentEvent};
+pub use run::{Agent, AgentCloser, AgentEvent, EndpointUpdater};
 pub use tls::client_tls;
 pub use warren_tunnel::{AgentSession, SessionEvent, Transport, TunnelStream, read_stream_header};
 pub use warren_wire::{EndpointSpec, Protocol, RegisterResult, StreamHeader};

@@ -25,6 +25,8 @@ pub enum AgentEvent {
     Fallback { server: String, reason: String },
     /// An endpoint is reachable at `url` through `server`.
     Online { server: String, url: String },
+    /// The endpoints' new settings (a reloaded traffic policy) are live through `server`.
+    Updated { server: String },
     /// The tunnel to `server` is down; the agent retries after `retry_in`.
     Disconnected { server: String, reason: String, retry_in: Duration },
 }
@@ -61,6 +63,32 @@ async fn wait_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) 
     }
 }
 
+/// Changes the endpoints' settings of a running agent (see [`Agent::updater`]).
+#[derive(Debug, Clone)]
+pub struct EndpointUpdater(tokio::sync::watch::Sender<Arc<[EndpointOptions]>>);
+
+impl EndpointUpdater {
+    /// Publishes new settings; each tunnel re-registers them. The list must describe the same
+    /// endpoints in the same order (only their settings change).
+    pub fn update(&self, endpoints: Vec<EndpointOptions>) {
+        self.0.send_replace(endpoints.into());
+    }
+}
+
+fn specs_of(endpoints: &[EndpointOptions]) -> Vec<EndpointSpec> {
+    endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, e)| EndpointSpec {
+            key: i as u32,
+            url: e.url.clone(),
+            protocol: e.protocol,
+            traffic_policy: e.traffic_policy.clone(),
+            pooling: e.pooling,
+        })
+        .collect()
+}
+
 /// The agent: tunnels to every PoP address, each re-established on its own.
 pub struct Agent {
     inner: Arc<Inner>,
@@ -74,6 +102,9 @@ struct Inner {
     tcp_sessions: TcpSessions,
     agent_id: String,
     tls_backend: Arc<rustls::ClientConfig>,
+    /// The endpoints as they are now; a change (a reloaded traffic policy) is re-registered on
+    /// every live tunnel without closing it.
+    current: tokio::sync::watch::Sender<Arc<[EndpointOptions]>>,
 }
 
 /// Codes after which retrying cannot help: the agent stops and says why.
@@ -114,7 +145,9 @@ impl Agent {
         let mut backend_tls = tls;
         backend_tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let agent_id = format!("agent-{:016x}", rand::random::<u64>());
+        let current = tokio::sync::watch::channel(Arc::from(opts.endpoints.clone())).0;
         let inner = Inner {
+            current,
             opts,
             endpoint,
             tcp_tls,
@@ -129,6 +162,12 @@ impl Agent {
     /// immediately instead of after the idle timeout.
     pub fn closer(&self) -> AgentCloser {
         AgentCloser { endpoint: self.inner.endpoint.clone(), tcp_sessions: self.inner.tcp_sessions.clone() }
+    }
+
+    /// A handle that replaces the endpoints' settings (same endpoints, e.g. a new traffic
+    /// policy) on every live tunnel; open connections are not touched.
+    pub fn updater(&self) -> EndpointUpdater {
+        EndpointUpdater(self.inner.current.clone())
     }
 
     /// Runs until a fatal error (bad authtoken, refused endpoint); transient failures are retried.
@@ -209,19 +248,9 @@ impl Inner {
             pop_id: session.welcome.pop_id.clone(),
             transport: session.transport(),
         });
-        let specs: Vec<EndpointSpec> = self
-            .opts
-            .endpoints
-            .iter()
-            .enumerate()
-            .map(|(i, e)| EndpointSpec {
-                key: i as u32,
-                url: e.url.clone(),
-                protocol: e.protocol,
-                traffic_policy: e.traffic_policy.clone(),
-                pooling: e.pooling,
-            })
-            .collect();
+        let mut updates = self.current.subscribe();
+        let mut endpoints: Arc<[EndpointOptions]> = updates.borrow_and_update().clone();
+        let specs = specs_of(&endpoints);
         let results = match session.register(specs).await {
             Ok(r) => r,
             Err(e) => return Ok(format!("registration failed: {e}")),
@@ -249,7 +278,6 @@ impl Inner {
                 }
             })
         };
-        let endpoints: Arc<[EndpointOptions]> = self.opts.endpoints.clone().into();
         let mut control_open = true;
         let outcome = loop {
             tokio::select! {
@@ -265,6 +293,23 @@ impl Inner {
                     }
                     Err(_) => break None,
                 },
+                changed = updates.changed() => {
+                    if changed.is_err() {
+                        continue;
+                    }
+                    endpoints = updates.borrow_and_update().clone();
+                    match session.register(specs_of(&endpoints)).await {
+                        Ok(results) => {
+                            for r in results {
+                                if let RegisterResult::Refused { code, message, .. } = r {
+                                    warn!(%code, %message, "the PoP refused the updated endpoint; it keeps the previous settings");
+                                }
+                            }
+                            let _ = events.send(AgentEvent::Updated { server: server.into() });
+                        }
+                        Err(e) => break Some(Ok(format!("re-registration failed: {e}"))),
+                    }
+                }
                 event = session.next_event(), if control_open => match event {
                     Some(SessionEvent::Drain(reason)) => {
                         // Requests in flight on this tunnel finish (the PoP closes it when they

@@ -1,11 +1,13 @@
 //! `warren http`, `warren tcp` and `warren start`: the agent in front of a terminal.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use tokio::sync::mpsc;
-use warren_agent::{Agent, AgentEvent, AgentOptions, EndpointOptions, Protocol, ProxyProtocol, Upstream};
+use warren_agent::{
+    Agent, AgentEvent, AgentOptions, EndpointOptions, EndpointUpdater, Protocol, ProxyProtocol, Upstream,
+};
 use warren_config::{AgentConfig, EndpointProtocol, parse_target};
 
 use crate::cli::{AgentArgs, StartArgs};
@@ -34,7 +36,8 @@ pub(crate) fn run_single(args: AgentArgs, protocol: Protocol) -> anyhow::Result<
     };
     let mut opts = options(args.authtoken, args.server_addrs, args.ca_file, file.as_ref(), vec![endpoint])?;
     opts.transport = args.transport.parse().map_err(|e: String| anyhow::anyhow!("--transport: {e}"))?;
-    run(opts, &target.addr)
+    let files = args.traffic_policy_file.iter().map(|p| (0, p.clone())).collect();
+    run(opts, &target.addr, files)
 }
 
 /// `warren start --config agent.yaml`.
@@ -46,7 +49,11 @@ pub(crate) fn run_start(args: StartArgs) -> anyhow::Result<ExitCode> {
     }
     let base = args.config.parent().unwrap_or(Path::new("."));
     let mut endpoints = Vec::new();
-    for e in &file.endpoints {
+    let mut files = Vec::new();
+    for (i, e) in file.endpoints.iter().enumerate() {
+        if let Some(p) = &e.traffic_policy_file {
+            files.push((i, base.join(p)));
+        }
         let traffic_policy = e.traffic_policy_file.as_ref().map(|p| read_policy(&base.join(p))).transpose()?;
         endpoints.push(EndpointOptions {
             url: e.url.clone(),
@@ -70,7 +77,7 @@ pub(crate) fn run_start(args: StartArgs) -> anyhow::Result<ExitCode> {
         .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
         .unwrap_or_default();
     let opts = options(std::env::var("WARREN_AUTHTOKEN").ok(), env_servers, None, Some(&file), endpoints)?;
-    run(opts, "the configured upstreams")
+    run(opts, "the configured upstreams", files)
 }
 
 /// Flags first, then the environment (clap reads it), then the agent config file.
@@ -105,18 +112,55 @@ fn read_policy(path: &Path) -> anyhow::Result<String> {
     Ok(text)
 }
 
-fn run(opts: AgentOptions, target: &str) -> anyhow::Result<ExitCode> {
+/// Re-reads the traffic policy files every second; a changed, valid file is re-registered on
+/// every tunnel without dropping connections, an invalid one is reported and ignored.
+fn watch_policies(updater: EndpointUpdater, mut endpoints: Vec<EndpointOptions>, files: Vec<(usize, PathBuf)>) {
+    if files.is_empty() {
+        return;
+    }
+    // What each file held when last read, so a bad edit is reported once, not every second.
+    let mut seen: Vec<Option<String>> = files.iter().map(|(i, _)| endpoints[*i].traffic_policy.clone()).collect();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let mut changed = false;
+            for (n, (i, path)) in files.iter().enumerate() {
+                let Ok(text) = std::fs::read_to_string(path) else { continue };
+                if seen[n].as_deref() == Some(text.as_str()) {
+                    continue;
+                }
+                seen[n] = Some(text);
+                match read_policy(path) {
+                    Ok(text) => {
+                        endpoints[*i].traffic_policy = Some(text);
+                        changed = true;
+                        println!("traffic policy reloaded from {}", path.display());
+                    }
+                    Err(e) => eprintln!("warren: {e:#}; keeping the previous policy"),
+                }
+            }
+            if changed {
+                updater.update(endpoints.clone());
+            }
+        }
+    });
+}
+
+fn run(opts: AgentOptions, target: &str, policy_files: Vec<(usize, PathBuf)>) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let opts_endpoints = opts.endpoints.clone();
     rt.block_on(async {
         // The QUIC endpoint needs the runtime, so the agent is built inside it.
         let agent = Agent::new(opts)?;
         let closer = agent.closer();
+        watch_policies(agent.updater(), opts_endpoints, policy_files);
         let (tx, mut rx) = mpsc::unbounded_channel();
         let printer = {
             let target = target.to_owned();
             tokio::spawn(async move {
                 while let Some(ev) = rx.recv().await {
                     match ev {
+                        AgentEvent::Updated { server } => tracing::info!(%server, "endpoint settings updated"),
                         AgentEvent::Online { server, url } => println!("endpoint online {url} -> {target} (via {server})"),
                         AgentEvent::Connected { server, pop_id, transport } => {
                             tracing::info!(%server, pop.id = %pop_id, %transport, "tunnel up")
