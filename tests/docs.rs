@@ -99,3 +99,15 @@ fn every_yaml_block_of_policy_md_is_a_valid_policy() {
     }
     assert!(failures.is_empty(), "invalid policies in docs/policy.md:\n{}", failures.join("\n"));
 }
+
+#[test]
+fn the_agent_config_example_of_agent_md_is_valid() {
+    let doc = read("docs/agent.md");
+    let start = doc.find("```yaml\n").expect("a yaml block in docs/agent.md") + "```yaml\n".len();
+    let len = doc[start..].find("```").expect("closed");
+    let cfg =
+        warren_config::AgentConfig::parse(&doc[start..start + len], "docs/agent.md").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.server_addrs.len(), 2);
+    assert_eq!(cfg.endpoints.len(), 2);
+    assert_eq!(cfg.endpoints[1].protocol, warren_config::EndpointProtocol::Tcp);
+}

@@ -12,7 +12,9 @@ pub(crate) fn init(format: LogFormat, level: &str) -> anyhow::Result<()> {
         if level.contains('=') { level.to_owned() } else { format!("{level},hickory_server=warn,hickory_proto=warn") };
     let filter =
         EnvFilter::try_new(&directives).with_context(|| format!("--log-level {level:?} is not a valid filter"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a person at a terminal, never into files or pipes.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),

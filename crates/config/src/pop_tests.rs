@@ -109,7 +109,7 @@ fn missing_required_listener_is_named() {
     let src: String =
         CONTRACT_EXAMPLE.lines().filter(|l| !l.contains("admin: 127")).map(|l| format!("{l}\n")).collect();
     let err = parse(&src).unwrap_err();
-    assert_eq!(err.field, "admin", "{err}");
+    assert_eq!(err.field, "listen.admin", "{err}");
 }
 
 #[test]

@@ -26,9 +26,43 @@ pub fn from_yaml<T: DeserializeOwned>(src: &str, file: &str) -> Result<T, Config
         if reason.to_ascii_lowercase().contains("duplicate") {
             reason = format!("duplicate key `{}`: each key may appear once", key_on_line(src, line));
         }
-        let field = field_from_message(&reason).unwrap_or_else(|| key_on_line(src, line));
+        if src.trim().is_empty() {
+            reason = "the file is empty".to_owned();
+        }
+        let key = field_from_message(&reason).unwrap_or_else(|| key_on_line(src, line));
+        let field = if key == "-" { key } else { qualified(src, line, &key) };
         ConfigError { file: file.to_owned(), line, column, field, reason }
     })
+}
+
+/// `key` as a dotted path (`listen.http`): the keys of the enclosing blocks, found by walking
+/// up from `line` to lines indented less. Flow mappings on one line (`{ a: 1 }`) keep the key.
+fn qualified(src: &str, line: u64, key: &str) -> String {
+    let lines: Vec<&str> = src.lines().collect();
+    let Some(start) = line.checked_sub(1).map(|l| (l as usize).min(lines.len().saturating_sub(1))) else {
+        return key.to_owned();
+    };
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut path = vec![key.to_owned()];
+    let mut level = lines.get(start).map_or(0, |l| indent(l));
+    for l in lines[..start].iter().rev() {
+        let t = l.trim_start();
+        if t.is_empty() || t.starts_with('#') || indent(l) >= level {
+            continue;
+        }
+        level = indent(l);
+        if let Some((k, _)) = t.trim_start_matches("- ").split_once(':')
+            && !k.contains(' ')
+            && !k.is_empty()
+        {
+            path.push(k.trim_matches(['"', '\'']).to_owned());
+        }
+        if level == 0 {
+            break;
+        }
+    }
+    path.reverse();
+    path.join(".")
 }
 
 /// `unknown field `foo`` and `missing field `bar`` name the field in the message itself.
@@ -91,6 +125,26 @@ mod tests {
     fn wrong_type_points_at_the_value() {
         let err = from_yaml::<T>("b: x\na: many\n", "t.yaml").unwrap_err();
         assert_eq!((err.line, err.field.as_str()), (2, "a"), "{err}");
+    }
+
+    #[test]
+    fn nested_fields_are_named_with_their_path() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Inner {
+            port: u16,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Outer {
+            listen: Inner,
+        }
+        let err = from_yaml::<Outer>("listen:\n  port: many\n", "t.yaml").unwrap_err();
+        assert_eq!((err.line, err.field.as_str()), (2, "listen.port"), "{err}");
+        let err = from_yaml::<Outer>("", "t.yaml").unwrap_err();
+        assert_eq!(err.reason, "the file is empty");
     }
 
     #[test]
