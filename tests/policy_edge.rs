@@ -415,3 +415,32 @@ async fn editing_the_policy_file_applies_to_new_requests_without_dropping_open_o
     let v: serde_json::Value = client.get(pop.http_url("live", "/echo")).send().await.unwrap().json().await.unwrap();
     assert_eq!(version(v), "two");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn first_jwt_validated_call_with_warren_dev_idp() {
+    let idp = warren_test_support::WarrenProcess::builder(BIN)
+        .args(["dev-idp", "--listen", "127.0.0.1:0", "--audience", AUD])
+        .name("dev-idp")
+        .spawn()
+        .unwrap();
+    let addr = idp.listener_addr("dev-idp", Duration::from_secs(20)).await.unwrap();
+    let issuer = format!("http://{addr}");
+    let policy = format!(
+        "on_http_request:\n  - actions:\n      - type: jwt-validation\n        config:\n          issuer:\n            allow_list:\n              - value: {issuer}\n          audience:\n            allow_list:\n              - value: {AUD}\n          http:\n            tokens:\n              - type: jwt\n                method: header\n                name: Authorization\n                prefix: \"Bearer \"\n          jws:\n            allowed_algorithms: [RS256]\n            keys:\n              sources:\n                additional_jkus:\n                  - {issuer}/.well-known/jwks.json\n"
+    );
+    let w = world_with_policy(&policy, "first").await;
+    assert_eq!(w.get("first", None).await.status(), 401);
+    let token: serde_json::Value = reqwest::Client::new()
+        .post(format!("{issuer}/token"))
+        .json(&serde_json::json!({"sub": "alice"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap();
+    let res = w.get("first", Some(token)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(w.echo.requests(), 1);
+}

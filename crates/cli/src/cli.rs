@@ -222,7 +222,13 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct DevIdpArgs {
-    /// Address to serve the JWKS and token endpoints on.
+    /// Address to serve the JWKS and token endpoints on (port 0 picks one).
     #[arg(long, default_value = "127.0.0.1:8900")]
-    pub listen: String,
+    pub listen: std::net::SocketAddr,
+    /// The `aud` of tokens that name none (what your policy's audience.allow_list expects).
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// The `iss` of tokens (default: the IdP's own URL).
+    #[arg(long)]
+    pub issuer: Option<String>,
 }

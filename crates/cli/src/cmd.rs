@@ -3,6 +3,7 @@
 mod admin;
 mod agent;
 mod agent_file;
+mod dev_idp;
 mod policy;
 mod pop;
 
@@ -25,7 +26,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Admin(args) => admin::run(args),
         Command::Policy(cmd) => policy::run(cmd),
         Command::Demo(_) => unavailable("demo", "the complete local world — the demo issue"),
-        Command::DevIdp(_) => unavailable("dev-idp", "the local identity provider command — the demo issue"),
+        Command::DevIdp(args) => dev_idp::run(args),
     }
 }
 
