@@ -54,6 +54,25 @@ pub(crate) fn header_name_ok(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
+/// Checks header names and compiles header-value templates (add-headers, custom-response,
+/// redirect), recording every mistake in `errors` under the header's name.
+pub(crate) fn compile_headers(
+    headers: impl IntoIterator<Item = (String, String)>,
+    errors: &mut FieldErrors,
+) -> Vec<(String, crate::Template)> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        if !header_name_ok(&name) {
+            errors.push((name.clone(), format!("invalid header name {name:?}")));
+        }
+        match crate::Template::compile(&value) {
+            Ok(t) => out.push((name.to_ascii_lowercase(), t)),
+            Err(e) => errors.push((name, e)),
+        }
+    }
+    out
+}
+
 pub(crate) fn status_ok(code: u16) -> bool {
     (200..=599).contains(&code)
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{FieldErrors, header_name_ok};
+use super::{FieldErrors, compile_headers};
 use crate::eval::{Flow, RunCx};
 use crate::expr::Uses;
 use crate::interpolate::Template;
@@ -30,16 +30,7 @@ impl AddHeaders {
         if cfg.headers.is_empty() || cfg.headers.len() > 10 {
             errors.push(("headers".into(), "between 1 and 10 headers are required".into()));
         }
-        let mut headers = Vec::new();
-        for (name, value) in cfg.headers {
-            if !header_name_ok(&name) {
-                errors.push((name.clone(), format!("invalid header name {name:?}")));
-            }
-            match Template::compile(&value) {
-                Ok(t) => headers.push((name.to_ascii_lowercase(), t)),
-                Err(e) => errors.push((name, e)),
-            }
-        }
+        let headers = compile_headers(cfg.headers, &mut errors);
         if errors.is_empty() { Ok(AddHeaders { headers }) } else { Err(errors) }
     }
 

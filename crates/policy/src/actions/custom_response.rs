@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{FieldErrors, header_name_ok, status_ok};
+use super::{FieldErrors, compile_headers, status_ok};
 use crate::eval::{Flow, RunCx};
 use crate::expr::Uses;
 use crate::interpolate::Template;
@@ -41,16 +41,7 @@ impl CustomResponse {
             errors.push(("body".into(), format!("body is longer than {MAX_BODY} bytes")));
         }
         let body = Template::compile(&body_src).map_err(|e| errors.push(("body".into(), e))).ok();
-        let mut headers = Vec::new();
-        for (name, value) in cfg.headers.unwrap_or_default() {
-            if !header_name_ok(&name) {
-                errors.push((name.clone(), format!("invalid header name {name:?}")));
-            }
-            match Template::compile(&value) {
-                Ok(t) => headers.push((name.to_ascii_lowercase(), t)),
-                Err(e) => errors.push((name, e)),
-            }
-        }
+        let headers = compile_headers(cfg.headers.unwrap_or_default(), &mut errors);
         match body {
             Some(body) if errors.is_empty() => Ok(CustomResponse { status_code: cfg.status_code, body, headers }),
             _ => Err(errors),

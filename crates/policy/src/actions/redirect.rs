@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::url_rewrite::{compile_regex, request_url};
-use super::{FieldErrors, header_name_ok};
+use super::{FieldErrors, compile_headers};
 use crate::eval::{Flow, RunCx};
 use crate::expr::Uses;
 use crate::interpolate::Template;
@@ -49,16 +49,7 @@ impl Redirect {
             None => None,
         };
         let to = Template::compile(&cfg.to).map_err(|e| errors.push(("to".into(), e))).ok();
-        let mut headers = Vec::new();
-        for (name, value) in cfg.headers.unwrap_or_default() {
-            if !header_name_ok(&name) {
-                errors.push((name.clone(), format!("invalid header name {name:?}")));
-            }
-            match Template::compile(&value) {
-                Ok(t) => headers.push((name.to_ascii_lowercase(), t)),
-                Err(e) => errors.push((name, e)),
-            }
-        }
+        let headers = compile_headers(cfg.headers.unwrap_or_default(), &mut errors);
         match to {
             Some(to) if errors.is_empty() => Ok(Redirect { from, to, status_code, headers }),
             _ => Err(errors),
