@@ -7,9 +7,13 @@ use tracing_subscriber::EnvFilter;
 use crate::cli::LogFormat;
 
 pub(crate) fn init(format: LogFormat, level: &str) -> anyhow::Result<()> {
-    // hickory logs every query at INFO; that is noise at an edge answering thousands a second.
-    let directives =
-        if level.contains('=') { level.to_owned() } else { format!("{level},hickory_server=warn,hickory_proto=warn") };
+    // hickory logs every query at INFO, openraft every vote and membership step: noise at an
+    // edge answering thousands of queries a second. Name them explicitly to see them.
+    let directives = if level.contains('=') {
+        level.to_owned()
+    } else {
+        format!("{level},hickory_server=warn,hickory_proto=warn,openraft=warn")
+    };
     let filter =
         EnvFilter::try_new(&directives).with_context(|| format!("--log-level {level:?} is not a valid filter"))?;
     // Colours only for a person at a terminal, never into files or pipes.

@@ -17,6 +17,8 @@ mod yaml;
 
 pub use agent::{AgentConfig, AgentEndpoint, AgentFile, EndpointProtocol, Target, parse_target};
 pub use error::ConfigError;
-pub use pop::{GeoConfig, GeoNetwork, HealthConfig, Listen, Location, PopConfig, PopFile, TcpPortRange, TlsConfig};
+pub use pop::{
+    GeoConfig, GeoNetwork, HealthConfig, Listen, Location, PopConfig, PopFile, RaftTiming, TcpPortRange, TlsConfig,
+};
 pub use secret::Secret;
 pub use yaml::from_yaml;

@@ -79,6 +79,10 @@ struct ClusterFile {
     peers: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     secret_file: Option<PathBuf>,
+    #[serde(default)]
+    heartbeat_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    election_timeout_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,6 +129,10 @@ struct HealthFile {
 struct DnsFile {
     #[serde(default = "PopConfig::default_dns_ttl")]
     ttl: u32,
+    #[serde(default = "PopConfig::default_dns_weight")]
+    weight: u32,
+    #[serde(default)]
+    drain: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -153,6 +161,27 @@ pub struct PopConfig {
     pub geo: GeoConfig,
     pub health: HealthConfig,
     pub dns_ttl: u32,
+    /// GSLB weight of this PoP, 0..=1000 (100 is neutral).
+    pub dns_weight: u32,
+    /// A draining PoP gets no new DNS clients but keeps serving the ones it has.
+    pub dns_drain: bool,
+    pub raft: RaftTiming,
+}
+
+/// Raft timing (`cluster.heartbeat_ms`, `cluster.election_timeout_ms`). The defaults suit PoPs
+/// continents apart; openraft's own (50 ms / 150 ms) would hold elections on every jitter of a
+/// wide-area path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RaftTiming {
+    pub heartbeat_ms: u64,
+    /// The minimum election timeout; the maximum is twice that.
+    pub election_timeout_ms: u64,
+}
+
+impl Default for RaftTiming {
+    fn default() -> Self {
+        RaftTiming { heartbeat_ms: 250, election_timeout_ms: 1500 }
+    }
 }
 
 /// A point on the globe, in degrees.
@@ -237,6 +266,10 @@ impl PopConfig {
 
     fn default_dns_ttl() -> u32 {
         Self::DEFAULT_DNS_TTL
+    }
+
+    fn default_dns_weight() -> u32 {
+        100
     }
 
     /// Parses and validates the text of a `pop.yaml` named `file` (used in error messages).
@@ -352,6 +385,7 @@ impl Check<'_> {
             }
         }
         let tcp_ports = raw.tcp_ports.as_ref().map(|s| self.port_range(s)).transpose()?;
+        let raft = self.raft_timing(raw.cluster.as_ref())?;
         let (bootstrap, peers, secret_file) = self.cluster(raw.cluster, &id)?;
         let tls = self.tls(raw.tls.as_ref(), &listen, &l.https)?;
         let geo = self.geo(raw.geo)?;
@@ -370,12 +404,15 @@ impl Check<'_> {
                 HealthConfig { interval_ms, fall, rise }
             }
         };
-        let dns_ttl = match raw.dns {
-            None => PopConfig::DEFAULT_DNS_TTL,
+        let (dns_ttl, dns_weight, dns_drain) = match raw.dns {
+            None => (PopConfig::DEFAULT_DNS_TTL, PopConfig::default_dns_weight(), false),
             Some(d) if d.value.ttl == 0 || d.value.ttl > 86_400 => {
                 return Err(self.err(&d, "dns.ttl", format!("must be 1..=86400 seconds, got {}", d.value.ttl)));
             }
-            Some(d) => d.value.ttl,
+            Some(d) if d.value.weight > 1000 => {
+                return Err(self.err(&d, "dns.weight", format!("must be 0..=1000, got {}", d.value.weight)));
+            }
+            Some(d) => (d.value.ttl, d.value.weight, d.value.drain),
         };
 
         Ok(PopConfig {
@@ -397,7 +434,33 @@ impl Check<'_> {
             geo,
             health,
             dns_ttl,
+            dns_weight,
+            dns_drain,
+            raft,
         })
+    }
+
+    fn raft_timing(&self, raw: Option<&ClusterFile>) -> Result<RaftTiming, ConfigError> {
+        let mut t = RaftTiming::default();
+        let Some(c) = raw else { return Ok(t) };
+        if let Some(h) = &c.heartbeat_ms {
+            if !(10..=10_000).contains(&h.value) {
+                return Err(self.err(h, "cluster.heartbeat_ms", format!("must be 10..=10000, got {}", h.value)));
+            }
+            t.heartbeat_ms = h.value;
+        }
+        if let Some(e) = &c.election_timeout_ms {
+            t.election_timeout_ms = e.value;
+        }
+        if t.election_timeout_ms < 3 * t.heartbeat_ms {
+            let at = c.election_timeout_ms.as_ref().or(c.heartbeat_ms.as_ref()).expect("one was set to get here");
+            return Err(self.err(
+                at,
+                "cluster.election_timeout_ms",
+                format!("must be at least 3 heartbeats ({} ms), got {} ms", 3 * t.heartbeat_ms, t.election_timeout_ms),
+            ));
+        }
+        Ok(t)
     }
 
     fn port_range(&self, s: &Spanned<String>) -> Result<TcpPortRange, ConfigError> {

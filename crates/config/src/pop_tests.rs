@@ -159,3 +159,29 @@ fn two_listeners_on_one_address_are_refused() {
     assert_eq!((err.field.as_str(), err.line), ("listen.https", line_of(&src, "https: 0.0.0.0:80")), "{err}");
     assert!(err.reason.contains("listen.http"), "{err}");
 }
+
+#[test]
+fn raft_timing_and_gslb_weight() {
+    let base = "id: p\nlocation: { lat: 1, lon: 2 }\nzone: e.test\ndata_dir: /tmp/x\nlisten: { tunnel: 127.0.0.1:1, cluster: 127.0.0.1:2, admin: 127.0.0.1:3 }\n";
+    let cfg = PopConfig::parse(base, "pop.yaml").unwrap();
+    assert_eq!(cfg.raft, crate::RaftTiming { heartbeat_ms: 250, election_timeout_ms: 1500 });
+    assert_eq!((cfg.dns_weight, cfg.dns_drain), (100, false));
+
+    let tuned = format!(
+        "{base}cluster: {{ heartbeat_ms: 100, election_timeout_ms: 600 }}\ndns: {{ weight: 50, drain: true }}\n"
+    );
+    let cfg = PopConfig::parse(&tuned, "pop.yaml").unwrap();
+    assert_eq!(cfg.raft, crate::RaftTiming { heartbeat_ms: 100, election_timeout_ms: 600 });
+    assert_eq!((cfg.dns_weight, cfg.dns_drain), (50, true));
+
+    let too_eager = format!("{base}cluster: {{ heartbeat_ms: 200, election_timeout_ms: 300 }}\n");
+    let e = PopConfig::parse(&too_eager, "pop.yaml").unwrap_err().to_string();
+    assert!(
+        e.starts_with("pop.yaml:6:")
+            && e.contains("cluster.election_timeout_ms: must be at least 3 heartbeats (600 ms)"),
+        "{e}"
+    );
+    let heavy = format!("{base}dns: {{ weight: 5000 }}\n");
+    let e = PopConfig::parse(&heavy, "pop.yaml").unwrap_err().to_string();
+    assert!(e.contains("dns.weight: must be 0..=1000, got 5000"), "{e}");
+}

@@ -7,16 +7,15 @@ use warren_state::AuthError;
 use warren_tunnel::SessionHooks;
 
 use crate::policies::Policies;
-use crate::store::Store;
 
 pub(crate) struct Hooks {
-    pub(crate) store: Arc<Store>,
+    pub(crate) state: warren_raft::SharedState,
     pub(crate) policies: Arc<Policies>,
 }
 
 impl SessionHooks for Hooks {
     fn authenticate(&self, authtoken: &str) -> Result<String, ErrorCode> {
-        match self.store.local().authenticate(authtoken) {
+        match self.state.read(|s| s.authenticate(authtoken)) {
             Ok(id) => Ok(id.as_str().to_owned()),
             Err(AuthError::Revoked { .. }) => Err(ErrorCode::AuthtokenRevoked),
             Err(_) => Err(ErrorCode::AuthtokenInvalid),

@@ -5,12 +5,14 @@
 //! `warren-tunnel`, `warren-admin`, `warren-state`). [`Pop::start`] binds every listener and
 //! reports the bound addresses (port 0 is allowed everywhere), [`Pop::shutdown`] drains.
 
+mod backend;
+mod bindings;
+mod cluster;
 mod error;
 mod hooks;
 pub mod metrics;
 mod policies;
 mod router;
-mod store;
 mod tcp;
 pub mod tls;
 
@@ -18,8 +20,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use tracing::info;
+use tracing::{info, warn};
+use warren_cluster::ClusterNode;
 use warren_config::PopConfig;
+use warren_state::{Command, Outcome};
 use warren_tunnel::{Registry, TunnelServer};
 
 pub use error::PopError;
@@ -30,6 +34,7 @@ pub struct Bound {
     pub http: Option<SocketAddr>,
     pub https: Option<SocketAddr>,
     pub tunnel: SocketAddr,
+    pub cluster: SocketAddr,
     pub admin: SocketAddr,
 }
 
@@ -44,6 +49,7 @@ impl Bound {
             v.push(("https", a));
         }
         v.push(("tunnel", self.tunnel));
+        v.push(("cluster", self.cluster));
         v.push(("admin", self.admin));
         v
     }
@@ -51,18 +57,17 @@ impl Bound {
 
 /// `global_policy_file`: applied when the cluster has no global policy yet, or a different one
 /// (the file is the operator's source of truth at start; `warren admin policy set` changes it
-/// at run time).
-async fn apply_global_policy_file(store: &store::Store, path: &std::path::Path) -> Result<(), PopError> {
-    use warren_admin::AdminBackend;
+/// at run time). Only the bootstrap PoP applies it.
+async fn apply_global_policy_file(backend: &backend::ClusterBackend, path: &std::path::Path) -> Result<(), PopError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| PopError::Io { path: path.display().to_string(), source: e })?;
     if let Err(ds) = warren_policy::validate(&text, &path.display().to_string()) {
         let lines: Vec<String> = ds.iter().map(|d| d.to_string()).collect();
         return Err(PopError::State(format!("global_policy_file is invalid:\n{}", lines.join("\n"))));
     }
-    let current = store.local().read(|s| s.global_policy().map(|g| g.text.clone()));
+    let current = backend.read(|s| s.global_policy().map(|g| g.text.clone()));
     if current.as_deref() != Some(text.as_str()) {
-        store.set_policy(text).await.map_err(|e| PopError::State(e.message))?;
+        backend.set_global_policy(text).await.map_err(|e| PopError::State(e.message))?;
         info!(file = %path.display(), "global policy applied from global_policy_file");
     }
     Ok(())
@@ -75,6 +80,7 @@ pub struct Pop {
     tunnel: Arc<TunnelServer>,
     edge: warren_edge::EdgeHandle,
     admin: warren_admin::AdminHandle,
+    node: Arc<ClusterNode>,
 }
 
 impl Pop {
@@ -102,38 +108,51 @@ impl Pop {
         let registry = Arc::new(Registry::new(cfg.zone.clone(), cfg.tcp_ports.map(|r| (r.first, r.last)), binder));
         let _ = registry_cell.set(Arc::downgrade(&registry));
 
-        // Control state and the admin API.
+        // Control state: this PoP's replica of the cluster state, kept by Raft.
+        let shared = warren_raft::SharedState::new();
         let tunnel_cell: Arc<OnceLock<Weak<TunnelServer>>> = Arc::default();
-        let store = {
+        {
+            // Revocations close the token's tunnels on every PoP, as each applies the entry.
             let tunnel_cell = tunnel_cell.clone();
-            let reg = Arc::downgrade(&registry);
-            let pop_id = cfg.id.to_string();
-            Arc::new(store::Store::open(&data_dir, cfg.id.clone(), cfg.listen.cluster.to_string(), move |b| {
-                b.on_revoke(move |id| {
-                    if let Some(t) = tunnel_cell.get().and_then(Weak::upgrade) {
-                        let n = t.revoke_token(id.as_str());
+            shared.on_apply(move |applied| {
+                if let Some((Command::RevokeToken { .. }, Outcome::TokenRevoked { id })) = applied
+                    && let Some(t) = tunnel_cell.get().and_then(Weak::upgrade)
+                {
+                    let n = t.revoke_token(id.as_str());
+                    if n > 0 {
                         info!(token.id = %id.as_str(), sessions = n, "token revoked, tunnels closed");
                     }
-                })
-                .endpoints(move || router::endpoint_list(&reg, &pop_id))
-                .policy_validator(|text| {
-                    warren_policy::validate(text, "global-policy")
-                        .map(|_| ())
-                        .map_err(|ds| ds.iter().map(|d| d.to_string()).collect())
-                })
-            })?)
-        };
-
-        if let Some(path) = &cfg.global_policy_file {
-            apply_global_policy_file(&store, path).await?;
+                }
+            });
         }
-        let policies = Arc::new(policies::Policies::new(Arc::downgrade(&store), Arc::downgrade(&registry)));
+        let node = Arc::new(cluster::start(&cfg, shared.clone()).await?);
+        let backend = Arc::new(backend::ClusterBackend::new(node.clone(), |text| {
+            warren_policy::validate(text, "global-policy")
+                .map(|_| ())
+                .map_err(|ds| ds.iter().map(|d| d.to_string()).collect())
+        }));
+        if let Some(path) = cfg.global_policy_file.clone().filter(|_| cfg.bootstrap) {
+            let alone = cfg.peers.keys().all(|p| *p == cfg.id);
+            if alone {
+                apply_global_policy_file(&backend, &path).await?;
+            } else {
+                // The other members may not be up yet: keep trying in the background.
+                let backend = backend.clone();
+                tokio::spawn(async move {
+                    while let Err(e) = apply_global_policy_file(&backend, &path).await {
+                        warn!(error = %e, "global_policy_file not applied yet; retrying");
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                });
+            }
+        }
+        let policies = Arc::new(policies::Policies::new(shared.clone(), Arc::downgrade(&registry)));
 
         let tunnel = TunnelServer::bind(
             cfg.listen.tunnel,
             certs.server_config(&[])?,
             registry.clone(),
-            Arc::new(hooks::Hooks { store: store.clone(), policies: policies.clone() }),
+            Arc::new(hooks::Hooks { state: shared.clone(), policies: policies.clone() }),
             cfg.id.to_string(),
         )?;
         let _ = tunnel_cell.set(Arc::downgrade(&tunnel));
@@ -160,19 +179,23 @@ impl Pop {
             .collect();
         let geo = warren_edge::policy::GeoDb::open(networks, cfg.geo.mmdb.as_deref()).map_err(PopError::Geo)?;
         let guard = warren_edge::policy::PolicyGuard::new(policies, jwks, cfg.region.clone()).with_geo(Arc::new(geo));
-        let edge = router::start_edge(&cfg, registry.clone(), Arc::new(guard)).await?;
-        let admin = warren_admin::AdminServer::start(
-            cfg.listen.admin,
-            admin_token,
-            store.clone(),
-            Arc::new(move || render.render()),
-        )
-        .await?;
+        node.set_local_endpoints(Arc::new(router::LocalOnly { registry: registry.clone() }));
+        tokio::spawn(bindings::sync_loop(node.clone(), Arc::downgrade(&registry)));
+        let router = Arc::new(router::ClusterRouter { registry: registry.clone(), node: node.clone() });
+        let edge = router::start_edge(&cfg, router, Arc::new(guard)).await?;
+        let admin =
+            warren_admin::AdminServer::start(cfg.listen.admin, admin_token, backend, Arc::new(move || render.render()))
+                .await?;
 
-        let bound =
-            Bound { http: edge.http_addr(), https: edge.https_addr(), tunnel: tunnel_addr, admin: admin.addr() };
+        let bound = Bound {
+            http: edge.http_addr(),
+            https: edge.https_addr(),
+            tunnel: tunnel_addr,
+            cluster: node.local_addr(),
+            admin: admin.addr(),
+        };
         info!(pop.id = %cfg.id, zone = %cfg.zone, "PoP started");
-        Ok(Pop { bound, dev_ca: certs.dev_ca, tunnel, edge, admin })
+        Ok(Pop { bound, dev_ca: certs.dev_ca, tunnel, edge, admin, node })
     }
 
     /// Drains: stop accepting agents and tell them to move, let in-flight requests finish
@@ -183,6 +206,7 @@ impl Pop {
         self.edge.shutdown(grace).await;
         self.tunnel.close().await;
         self.admin.shutdown().await;
+        self.node.shutdown().await;
         info!("stopped");
     }
 }

@@ -5,9 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use warren_edge::policy::{PolicyEntry, PolicySource};
+use warren_raft::SharedState;
 use warren_tunnel::Registry;
-
-use crate::store::Store;
 
 const DENY_ALL: &str = "on_http_request:\n  - name: global policy invalid\n    actions:\n      - type: deny\n";
 
@@ -15,15 +14,15 @@ const DENY_ALL: &str = "on_http_request:\n  - name: global policy invalid\n    a
 const MAX_COMPILED: usize = 4096;
 
 pub(crate) struct Policies {
-    pub(crate) store: Weak<Store>,
+    pub(crate) state: SharedState,
     pub(crate) registry: Weak<Registry>,
     by_text: Mutex<HashMap<Arc<str>, Arc<PolicyEntry>>>,
     global: Mutex<Option<(u64, Arc<PolicyEntry>)>>,
 }
 
 impl Policies {
-    pub(crate) fn new(store: Weak<Store>, registry: Weak<Registry>) -> Policies {
-        Policies { store, registry, by_text: Mutex::default(), global: Mutex::default() }
+    pub(crate) fn new(state: SharedState, registry: Weak<Registry>) -> Policies {
+        Policies { state, registry, by_text: Mutex::default(), global: Mutex::default() }
     }
 
     /// Compiles (or finds) an endpoint policy; `Err` holds every mistake, one per line.
@@ -44,8 +43,7 @@ impl Policies {
 
 impl PolicySource for Policies {
     fn global(&self) -> Option<Arc<PolicyEntry>> {
-        let store = self.store.upgrade()?;
-        let (version, text) = store.local().read(|s| s.global_policy().map(|g| (g.version, g.text.clone())))?;
+        let (version, text) = self.state.read(|s| s.global_policy().map(|g| (g.version, g.text.clone())))?;
         let mut cached = self.global.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((v, e)) = cached.as_ref()
             && *v == version
@@ -68,8 +66,15 @@ impl PolicySource for Policies {
         Some(entry)
     }
 
+    /// The endpoint's policy as its local agents sent it, or, for an endpoint whose agents are
+    /// connected to another PoP, as the replicated bindings carry it: the PoP a request enters
+    /// enforces the policy either way.
     fn endpoint(&self, host: &str) -> Option<Arc<PolicyEntry>> {
-        let text = self.registry.upgrade()?.policy_for(host)?;
+        let local = self.registry.upgrade().and_then(|r| r.policy_for(host));
+        let text: Arc<str> = match local {
+            Some(text) => text,
+            None => Arc::from(self.state.read(|s| s.endpoint_policy(&format!("https://{host}")).map(str::to_owned))?),
+        };
         self.compile(&text).ok()
     }
 }

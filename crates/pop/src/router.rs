@@ -1,21 +1,54 @@
-//! The edge's router over the tunnel registry: host → an agent's tunnel stream.
+//! The edge's router: host → a stream to one of the endpoint's agents, through this PoP's own
+//! tunnel when it has one, else through the PoP that holds one (cluster forwarding).
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
+use warren_cluster::{BoxFuture as ClusterFuture, ClusterNode, ForwardRequest, LocalEndpoints};
 use warren_config::{PopConfig, TlsConfig};
 use warren_core::ErrorCode;
 use warren_edge::{BoxFuture, EdgeConfig, EdgeHandle, EdgeServer, Proto, Router, TlsSource};
-use warren_tunnel::{Registry, TunnelStream};
+use warren_tunnel::{Registry, Route, TunnelStream};
 use warren_wire::Protocol;
 
 use crate::PopError;
 
-struct RegistryRouter {
-    registry: Arc<Registry>,
+/// Opens a stream on a local route, trying the endpoint's other agents if the chosen one just
+/// went away (losing one pooled agent never shows as an error).
+async fn open_local(
+    route: impl Fn() -> Result<Route, ErrorCode>,
+    protocol: Protocol,
+    client: SocketAddr,
+    server: SocketAddr,
+) -> Result<TunnelStream, ErrorCode> {
+    let mut last = ErrorCode::EndpointOffline;
+    for _ in 0..3 {
+        let route = route()?;
+        match route.conn.open_stream(route.endpoint_key, protocol, client, server).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => {
+                tracing::debug!(error = %e, "tunnel stream failed, trying another agent");
+                last = ErrorCode::TunnelStreamFailed;
+            }
+        }
+    }
+    Err(last)
 }
 
-impl Router for RegistryRouter {
+/// Routes through the local registry, then the cluster.
+pub(crate) struct ClusterRouter {
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) node: Arc<ClusterNode>,
+}
+
+impl ClusterRouter {
+    /// PoPs holding `url` according to the replicated bindings.
+    fn holders(&self, url: &str) -> Vec<String> {
+        self.node.shared().read(|s| s.holders(url).into_iter().map(|(p, _)| p.to_owned()).collect())
+    }
+}
+
+impl Router for ClusterRouter {
     fn open<'a>(
         &'a self,
         host: &'a str,
@@ -24,27 +57,53 @@ impl Router for RegistryRouter {
         _proto: Proto,
     ) -> BoxFuture<'a, Result<TunnelStream, ErrorCode>> {
         Box::pin(async move {
-            // A pooled endpoint whose chosen agent just went away: try the others before
-            // failing, so losing one agent never shows as an error.
-            let mut last = ErrorCode::EndpointOffline;
-            for _ in 0..3 {
-                let route = self.registry.route_http(host)?;
-                match route.conn.open_stream(route.endpoint_key, Protocol::Http, client, server).await {
-                    Ok(stream) => return Ok(stream),
-                    Err(e) => {
-                        tracing::debug!(error = %e, "tunnel stream failed, trying another agent");
-                        last = ErrorCode::TunnelStreamFailed;
+            let local = open_local(|| self.registry.route_http(host), Protocol::Http, client, server).await;
+            match local {
+                Err(code @ (ErrorCode::EndpointNotFound | ErrorCode::EndpointOffline)) => {
+                    let holders = self.holders(&format!("https://{host}"));
+                    if holders.iter().all(|h| h == self.node.pop_id()) {
+                        return Err(code);
                     }
+                    let req = ForwardRequest {
+                        host: host.to_owned(),
+                        tcp_port: None,
+                        protocol: Protocol::Http,
+                        client_addr: client,
+                        server_addr: server,
+                    };
+                    self.node.forward(req, holders).await
+                }
+                other => other,
+            }
+        })
+    }
+}
+
+/// The PoP's side of requests other PoPs forward here: local agents only.
+pub(crate) struct LocalOnly {
+    pub(crate) registry: Arc<Registry>,
+}
+
+impl LocalEndpoints for LocalOnly {
+    fn open_local<'a>(&'a self, req: &'a ForwardRequest) -> ClusterFuture<'a, Result<TunnelStream, ErrorCode>> {
+        Box::pin(async move {
+            match req.tcp_port {
+                Some(port) => {
+                    open_local(|| self.registry.route_tcp(port), Protocol::Tcp, req.client_addr, req.server_addr).await
+                }
+                None => {
+                    let host = req.host.to_ascii_lowercase();
+                    open_local(|| self.registry.route_http(&host), Protocol::Http, req.client_addr, req.server_addr)
+                        .await
                 }
             }
-            Err(last)
         })
     }
 }
 
 pub(crate) async fn start_edge(
     cfg: &PopConfig,
-    registry: Arc<Registry>,
+    router: Arc<dyn Router>,
     guard: Arc<dyn warren_edge::RequestGuard>,
 ) -> Result<EdgeHandle, PopError> {
     let tls = match &cfg.tls {
@@ -53,17 +112,5 @@ pub(crate) async fn start_edge(
         TlsConfig::Files { cert, key } => Some(TlsSource::Files { cert: cert.clone(), key: key.clone() }),
     };
     let edge_cfg = EdgeConfig { http: cfg.listen.http, https: cfg.listen.https, zone: cfg.zone.clone(), tls };
-    EdgeServer::start_with_guard(edge_cfg, Arc::new(RegistryRouter { registry }), guard)
-        .await
-        .map_err(|e| PopError::Edge(e.to_string()))
-}
-
-/// `GET /v1/endpoints` for a standalone PoP.
-pub(crate) fn endpoint_list(registry: &Weak<Registry>, pop_id: &str) -> Vec<warren_admin::EndpointInfo> {
-    let Some(registry) = registry.upgrade() else { return Vec::new() };
-    registry
-        .endpoints()
-        .into_iter()
-        .map(|e| warren_admin::EndpointInfo { url: e.url, pops: vec![pop_id.to_owned()], agents: e.agents as u32 })
-        .collect()
+    EdgeServer::start_with_guard(edge_cfg, router, guard).await.map_err(|e| PopError::Edge(e.to_string()))
 }

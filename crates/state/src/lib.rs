@@ -16,11 +16,13 @@
 mod command;
 mod error;
 mod policy;
+mod pops;
 mod state;
 mod token;
 
 pub use command::{Command, Outcome, Rejection};
 pub use error::{AuthError, ParseTokenIdError, RestoreError};
 pub use policy::GlobalPolicy;
+pub use pops::{Binding, Bindings, PopEntry, PopRecord, Reservation};
 pub use state::{Snapshot, State};
 pub use token::{SecretHash, TokenId, TokenInfo, TokenSecret, constant_time_eq, new_token};

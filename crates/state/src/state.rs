@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 use crate::command::{Command, Outcome, Rejection};
 use crate::error::{AuthError, RestoreError};
 use crate::policy::GlobalPolicy;
+use crate::pops::{Binding, Bindings, PopEntry, PopRecord, Reservation};
 use crate::token::{SecretHash, TokenId, TokenInfo, constant_time_eq};
 
-const SNAPSHOT_FORMAT: u32 = 1;
+/// 2 added PoPs, bindings and reservations; a format-1 snapshot still restores (they start empty).
+const SNAPSHOT_FORMAT: u32 = 2;
 
 /// The whole replicated state of a cluster. `Debug` shows token ids and descriptions and a short
 /// prefix of each hash; secrets are never stored, so they can never print.
@@ -21,6 +23,9 @@ pub struct State {
     tokens: BTreeMap<TokenId, TokenRecord>,
     by_hash: BTreeMap<SecretHash, TokenId>,
     policy: Option<GlobalPolicy>,
+    pops: BTreeMap<String, PopEntry>,
+    bindings: Bindings,
+    reservations: BTreeMap<String, Reservation>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +56,12 @@ pub struct Snapshot {
     format: u32,
     tokens: Vec<TokenRecord>,
     policy: Option<GlobalPolicy>,
+    #[serde(default)]
+    pops: Vec<PopEntry>,
+    #[serde(default)]
+    bindings: Bindings,
+    #[serde(default)]
+    reservations: Vec<Reservation>,
 }
 
 impl State {
@@ -90,7 +101,129 @@ impl State {
                 self.policy = Some(GlobalPolicy { text, version, updated_at_ms: now_unix_ms });
                 Outcome::PolicySet { version }
             }
+            Command::UpsertPop { record } => {
+                let id = record.id.clone();
+                match self.pops.get_mut(&id) {
+                    Some(entry) => entry.record = record,
+                    None => {
+                        self.pops.insert(id.clone(), PopEntry { record, incarnation: 0 });
+                    }
+                }
+                Outcome::PopUpserted { id }
+            }
+            Command::RemovePop { id } => {
+                if self.pops.remove(&id).is_none() {
+                    return Outcome::Rejected(Rejection::UnknownPop { id });
+                }
+                self.drop_bindings_of(&id);
+                Outcome::PopRemoved { id }
+            }
+            Command::StartPop { id } => {
+                let Some(entry) = self.pops.get_mut(&id) else {
+                    return Outcome::Rejected(Rejection::UnknownPop { id });
+                };
+                entry.incarnation += 1;
+                let incarnation = entry.incarnation;
+                self.drop_bindings_of(&id);
+                Outcome::PopStarted { id, incarnation }
+            }
+            Command::SetEndpointAgents { url, pop, incarnation, agents, policy } => {
+                if let Err(r) = self.check_incarnation(&pop, incarnation) {
+                    return Outcome::Rejected(r);
+                }
+                if agents == 0 {
+                    if let Some(holders) = self.bindings.get_mut(&url) {
+                        holders.remove(&pop);
+                        if holders.is_empty() {
+                            self.bindings.remove(&url);
+                        }
+                    }
+                } else {
+                    self.bindings.entry(url.clone()).or_default().insert(pop.clone(), Binding { agents, policy });
+                }
+                Outcome::EndpointBound { url, pop, agents }
+            }
+            Command::ExpirePop { id, incarnation } => {
+                if let Err(r) = self.check_incarnation(&id, incarnation) {
+                    return Outcome::Rejected(r);
+                }
+                let bindings_removed = self.drop_bindings_of(&id);
+                Outcome::PopExpired { id, bindings_removed }
+            }
+            Command::ReserveUrl { url, token, created_at_ms } => {
+                if let Some(r) = self.reservations.get(&url) {
+                    return Outcome::Rejected(Rejection::UrlTaken { url, token: r.token.clone() });
+                }
+                if !self.tokens.contains_key(&token) {
+                    return Outcome::Rejected(Rejection::UnknownToken { id: token });
+                }
+                self.reservations.insert(url.clone(), Reservation { url: url.clone(), token, created_at_ms });
+                Outcome::UrlReserved { url }
+            }
+            Command::ReleaseUrl { url } => {
+                if self.reservations.remove(&url).is_none() {
+                    return Outcome::Rejected(Rejection::UnknownReservation { url });
+                }
+                Outcome::UrlReleased { url }
+            }
         }
+    }
+
+    fn check_incarnation(&self, pop: &str, proposed: u64) -> Result<(), Rejection> {
+        let entry = self.pops.get(pop).ok_or_else(|| Rejection::UnknownPop { id: pop.to_owned() })?;
+        if entry.incarnation != proposed {
+            return Err(Rejection::StaleIncarnation { id: pop.to_owned(), current: entry.incarnation, proposed });
+        }
+        Ok(())
+    }
+
+    /// Removes every binding held by `pop`; returns how many.
+    fn drop_bindings_of(&mut self, pop: &str) -> u32 {
+        let mut removed = 0;
+        self.bindings.retain(|_, holders| {
+            if holders.remove(pop).is_some() {
+                removed += 1;
+            }
+            !holders.is_empty()
+        });
+        removed
+    }
+
+    /// Every PoP, ordered by id.
+    pub fn pops(&self) -> impl Iterator<Item = &PopEntry> {
+        self.pops.values()
+    }
+
+    pub fn pop(&self, id: &str) -> Option<&PopEntry> {
+        self.pops.get(id)
+    }
+
+    /// Every endpoint URL with the PoPs holding its sessions.
+    pub fn bindings(&self) -> &Bindings {
+        &self.bindings
+    }
+
+    /// The PoPs holding sessions for `url`, with their session counts, ordered by PoP id.
+    pub fn holders(&self, url: &str) -> Vec<(&str, u32)> {
+        self.bindings.get(url).map(|h| h.iter().map(|(p, b)| (p.as_str(), b.agents)).collect()).unwrap_or_default()
+    }
+
+    /// The traffic policy of `url` as replicated by the PoPs holding it (the first holder's).
+    pub fn endpoint_policy(&self, url: &str) -> Option<&str> {
+        self.bindings.get(url)?.values().find_map(|b| b.policy.as_deref())
+    }
+
+    pub fn reservation(&self, url: &str) -> Option<&Reservation> {
+        self.reservations.get(url)
+    }
+
+    pub fn reservations(&self) -> impl Iterator<Item = &Reservation> {
+        self.reservations.values()
+    }
+
+    /// A PoP's announcement, for the cluster's own use.
+    pub fn pop_record(&self, id: &str) -> Option<&PopRecord> {
+        self.pops.get(id).map(|e| &e.record)
     }
 
     /// Finds the token whose secret is `presented`.
@@ -140,15 +273,24 @@ impl State {
             format: SNAPSHOT_FORMAT,
             tokens: self.tokens.values().cloned().collect(),
             policy: self.policy.clone(),
+            pops: self.pops.values().cloned().collect(),
+            bindings: self.bindings.clone(),
+            reservations: self.reservations.values().cloned().collect(),
         }
     }
 
     /// Rebuilds a state (and its indexes) from a snapshot, refusing one no apply could produce.
     pub fn restore(snapshot: Snapshot) -> Result<State, RestoreError> {
-        if snapshot.format != SNAPSHOT_FORMAT {
+        if snapshot.format == 0 || snapshot.format > SNAPSHOT_FORMAT {
             return Err(RestoreError::Format { found: snapshot.format, supported: SNAPSHOT_FORMAT });
         }
-        let mut state = State { policy: snapshot.policy, ..State::default() };
+        let mut state = State {
+            policy: snapshot.policy,
+            pops: snapshot.pops.into_iter().map(|p| (p.record.id.clone(), p)).collect(),
+            bindings: snapshot.bindings,
+            reservations: snapshot.reservations.into_iter().map(|r| (r.url.clone(), r)).collect(),
+            ..State::default()
+        };
         for record in snapshot.tokens {
             if state.tokens.contains_key(&record.id) {
                 return Err(RestoreError::DuplicateTokenId { id: record.id });

@@ -147,7 +147,7 @@ fn restore_refuses_impossible_snapshots() {
     let (state, _) = run(&cmds);
     let mut snap = state.snapshot();
     snap.format = 99;
-    assert_eq!(State::restore(snap), Err(RestoreError::Format { found: 99, supported: 1 }));
+    assert_eq!(State::restore(snap), Err(RestoreError::Format { found: 99, supported: 2 }));
     let mut snap = state.snapshot();
     let dup = snap.tokens[0].clone();
     snap.tokens.push(dup);
@@ -179,4 +179,146 @@ fn secrets_never_appear_in_debug_or_listing() {
         assert!(!texts[1].contains(&full_hash[..8]) && !texts[2].contains(&full_hash[..8]));
         assert!(!texts[0].contains(&full_hash));
     }
+}
+
+fn pop(id: &str) -> PopRecord {
+    PopRecord {
+        id: id.into(),
+        region: "test".into(),
+        lat: 1.0,
+        lon: 2.0,
+        public_ipv4: Some([192, 0, 2, 1].into()),
+        public_ipv6: None,
+        cluster_addr: "127.0.0.1:7443".into(),
+        weight: 100,
+        draining: false,
+    }
+}
+
+fn bind(url: &str, pop: &str, incarnation: u64, agents: u32) -> Command {
+    Command::SetEndpointAgents { url: url.into(), pop: pop.into(), incarnation, agents, policy: None }
+}
+
+#[test]
+fn bindings_follow_the_pops_incarnation() {
+    let mut s = State::new();
+    assert_eq!(
+        s.apply(Command::StartPop { id: "fra".into() }, 1),
+        Outcome::Rejected(Rejection::UnknownPop { id: "fra".into() })
+    );
+    s.apply(Command::UpsertPop { record: pop("fra") }, 1);
+    s.apply(Command::UpsertPop { record: pop("iad") }, 1);
+    assert_eq!(
+        s.apply(Command::StartPop { id: "fra".into() }, 2),
+        Outcome::PopStarted { id: "fra".into(), incarnation: 1 }
+    );
+    s.apply(Command::StartPop { id: "iad".into() }, 2);
+    assert_eq!(
+        s.apply(bind("https://a.z", "fra", 1, 2), 3),
+        Outcome::EndpointBound { url: "https://a.z".into(), pop: "fra".into(), agents: 2 }
+    );
+    s.apply(bind("https://a.z", "iad", 1, 1), 3);
+    s.apply(bind("https://b.z", "fra", 1, 1), 3);
+    assert_eq!(s.holders("https://a.z"), vec![("fra", 2), ("iad", 1)]);
+    assert_eq!(s.endpoint_policy("https://a.z"), None);
+    let with_policy = Command::SetEndpointAgents {
+        url: "https://a.z".into(),
+        pop: "iad".into(),
+        incarnation: 1,
+        agents: 1,
+        policy: Some("on_http_request: []".into()),
+    };
+    s.apply(with_policy, 3);
+    assert_eq!(s.endpoint_policy("https://a.z"), Some("on_http_request: []"));
+
+    // fra restarts: its old bindings go, and a late write from the old process is fenced off.
+    assert_eq!(
+        s.apply(Command::StartPop { id: "fra".into() }, 4),
+        Outcome::PopStarted { id: "fra".into(), incarnation: 2 }
+    );
+    assert_eq!(s.holders("https://a.z"), vec![("iad", 1)]);
+    assert!(s.holders("https://b.z").is_empty());
+    assert_eq!(
+        s.apply(bind("https://b.z", "fra", 1, 1), 5),
+        Outcome::Rejected(Rejection::StaleIncarnation { id: "fra".into(), current: 2, proposed: 1 })
+    );
+    assert!(s.bindings().get("https://b.z").is_none());
+
+    // An expiry computed against an old incarnation cannot wipe the new one's bindings.
+    s.apply(bind("https://b.z", "fra", 2, 1), 6);
+    assert!(matches!(
+        s.apply(Command::ExpirePop { id: "fra".into(), incarnation: 1 }, 7),
+        Outcome::Rejected(Rejection::StaleIncarnation { .. })
+    ));
+    assert_eq!(s.holders("https://b.z"), vec![("fra", 1)]);
+    assert_eq!(
+        s.apply(Command::ExpirePop { id: "fra".into(), incarnation: 2 }, 8),
+        Outcome::PopExpired { id: "fra".into(), bindings_removed: 1 }
+    );
+    assert!(s.holders("https://b.z").is_empty());
+
+    // Zero agents removes a binding; removing a PoP removes all of its own.
+    s.apply(bind("https://a.z", "iad", 1, 0), 9);
+    assert!(s.bindings().is_empty());
+    s.apply(bind("https://c.z", "iad", 1, 3), 9);
+    assert_eq!(s.apply(Command::RemovePop { id: "iad".into() }, 10), Outcome::PopRemoved { id: "iad".into() });
+    assert!(s.bindings().is_empty());
+    assert_eq!(s.pops().map(|p| p.record.id.as_str()).collect::<Vec<_>>(), vec!["fra"]);
+}
+
+#[test]
+fn upsert_keeps_incarnation_and_updates_the_record() {
+    let mut s = State::new();
+    s.apply(Command::UpsertPop { record: pop("fra") }, 1);
+    s.apply(Command::StartPop { id: "fra".into() }, 1);
+    let mut changed = pop("fra");
+    changed.draining = true;
+    s.apply(Command::UpsertPop { record: changed.clone() }, 2);
+    let entry = s.pop("fra").unwrap();
+    assert_eq!((entry.incarnation, &entry.record), (1, &changed));
+}
+
+#[test]
+fn reservations_belong_to_one_token() {
+    let mut s = State::new();
+    let (c1, id1, _) = create(1, "a", 1);
+    let (c2, id2, _) = create(2, "b", 1);
+    s.apply(c1, 1);
+    s.apply(c2, 1);
+    let reserve =
+        |token: &TokenId| Command::ReserveUrl { url: "https://x.z".into(), token: token.clone(), created_at_ms: 5 };
+    assert_eq!(s.apply(reserve(&id1), 5), Outcome::UrlReserved { url: "https://x.z".into() });
+    assert_eq!(
+        s.apply(reserve(&id2), 6),
+        Outcome::Rejected(Rejection::UrlTaken { url: "https://x.z".into(), token: id1.clone() })
+    );
+    assert_eq!(s.reservation("https://x.z").map(|r| &r.token), Some(&id1));
+    let ghost = TokenId::parse("tok_00000000000000ff").unwrap();
+    assert!(matches!(
+        s.apply(Command::ReserveUrl { url: "https://y.z".into(), token: ghost, created_at_ms: 1 }, 7),
+        Outcome::Rejected(Rejection::UnknownToken { .. })
+    ));
+    assert_eq!(
+        s.apply(Command::ReleaseUrl { url: "https://x.z".into() }, 8),
+        Outcome::UrlReleased { url: "https://x.z".into() }
+    );
+    assert!(matches!(s.apply(Command::ReleaseUrl { url: "https://x.z".into() }, 9), Outcome::Rejected(_)));
+}
+
+#[test]
+fn snapshot_carries_pops_bindings_and_reservations() {
+    let mut s = State::new();
+    let (c1, id1, _) = create(1, "a", 1);
+    s.apply(c1, 1);
+    s.apply(Command::UpsertPop { record: pop("fra") }, 1);
+    s.apply(Command::StartPop { id: "fra".into() }, 1);
+    s.apply(bind("https://a.z", "fra", 1, 2), 2);
+    s.apply(Command::ReserveUrl { url: "https://a.z".into(), token: id1, created_at_ms: 3 }, 3);
+    let json = serde_json::to_string(&s.snapshot()).unwrap();
+    let restored = State::restore(serde_json::from_str(&json).unwrap()).unwrap();
+    assert_eq!(restored, s);
+    // A format-1 snapshot (before PoPs existed) still restores, with them empty.
+    let old = r#"{"format":1,"tokens":[],"policy":null}"#;
+    let restored = State::restore(serde_json::from_str(old).unwrap()).unwrap();
+    assert_eq!(restored, State::new());
 }

@@ -19,6 +19,7 @@
 //! Start with [`WarrenProcess`] (`process.rs`) and [`EchoBackend`] (`echo.rs`).
 
 mod ca;
+mod cluster;
 mod dir;
 mod echo;
 mod error;
@@ -33,6 +34,7 @@ mod world;
 pub use warren_dev_idp as idp;
 
 pub use ca::TestCa;
+pub use cluster::{Cluster, TEST_POPS, cluster_yaml, pop_options};
 pub use dir::TestDir;
 pub use echo::{EchoBackend, expected_bytes_sha256, pseudo_random_bytes};
 pub use error::Error;

@@ -25,6 +25,14 @@ pub struct PopOptions {
     pub tcp_ports: Option<(u16, u16)>,
     /// Extra YAML appended to the config.
     pub extra_yaml: String,
+    /// The cluster listener's port (UDP); `None`: as the other ports.
+    pub cluster_port: Option<u16>,
+    /// `(lat, lon)`.
+    pub location: (f64, f64),
+    pub region: String,
+    /// A dev CA directory shared with other PoPs (one CA for a whole test cluster, as one
+    /// certificate authority serves a real edge); `None`: the PoP's own.
+    pub dev_ca_dir: Option<PathBuf>,
 }
 
 impl Default for PopOptions {
@@ -35,12 +43,18 @@ impl Default for PopOptions {
             fixed_ports: false,
             tcp_ports: None,
             extra_yaml: String::new(),
+            cluster_port: None,
+            location: (50.11, 8.68),
+            region: "test".into(),
+            dev_ca_dir: None,
         }
     }
 }
 
 /// A running `warren pop`.
 pub struct PopProcess {
+    pub id: String,
+    pub ca_dir: PathBuf,
     pub process: WarrenProcess,
     pub dir: TestDir,
     pub bin: PathBuf,
@@ -50,6 +64,7 @@ pub struct PopProcess {
     pub http: SocketAddr,
     pub https: SocketAddr,
     pub tunnel: SocketAddr,
+    pub cluster: SocketAddr,
     pub admin: SocketAddr,
 }
 
@@ -72,32 +87,46 @@ impl PopProcess {
             None => String::new(),
         };
         let yaml = format!(
-            "id: {id}\nregion: test\nlocation: {{ lat: 50.11, lon: 8.68 }}\npublic_ipv4: 127.0.0.1\nzone: {zone}\n\
+            "id: {id}\nregion: {region}\nlocation: {{ lat: {lat}, lon: {lon} }}\npublic_ipv4: 127.0.0.1\nzone: {zone}\n\
              data_dir: {data}\nlisten:\n  http: 127.0.0.1:{http}\n  https: 127.0.0.1:{https}\n  tunnel: 127.0.0.1:{tunnel}\n\
              \x20 cluster: 127.0.0.1:{cluster}\n  admin: 127.0.0.1:{admin}\n{tcp_ports}tls:\n  dev_ca_dir: {ca}\n{extra}",
             id = opts.id,
+            region = opts.region,
+            lat = opts.location.0,
+            lon = opts.location.1,
             zone = opts.zone,
             data = dir.join("data").display(),
             http = port(false),
             https = port(false),
             tunnel = port(true),
-            cluster = port(false),
+            cluster = opts.cluster_port.unwrap_or_else(|| port(true)),
             admin = port(false),
-            ca = dir.join("ca").display(),
+            ca = opts.dev_ca_dir.clone().unwrap_or_else(|| dir.join("ca")).display(),
             extra = opts.extra_yaml,
         );
         let config = dir.write("pop.yaml", yaml);
         let admin_token = "test-admin-token".to_owned();
         let bin = bin.as_ref().to_path_buf();
-        let (process, http, https, tunnel, admin) = Self::spawn(&bin, &config, &admin_token).await;
-        PopProcess { process, dir, bin, config, zone: opts.zone, admin_token, http, https, tunnel, admin }
+        let (process, [http, https, tunnel, cluster, admin]) = Self::spawn(&bin, &config, &admin_token).await;
+        let ca_dir = opts.dev_ca_dir.unwrap_or_else(|| dir.join("ca"));
+        PopProcess {
+            id: opts.id,
+            ca_dir,
+            process,
+            dir,
+            bin,
+            config,
+            zone: opts.zone,
+            admin_token,
+            http,
+            https,
+            tunnel,
+            cluster,
+            admin,
+        }
     }
 
-    async fn spawn(
-        bin: &Path,
-        config: &Path,
-        token: &str,
-    ) -> (WarrenProcess, SocketAddr, SocketAddr, SocketAddr, SocketAddr) {
+    async fn spawn(bin: &Path, config: &Path, token: &str) -> (WarrenProcess, [SocketAddr; 5]) {
         let process = WarrenProcess::builder(bin)
             .args(["pop", "--config"])
             .arg(config)
@@ -110,21 +139,28 @@ impl PopProcess {
             let p = &process;
             async move { p.listener_addr(name, START).await.unwrap_or_else(|e| panic!("listener {name}: {e}")) }
         };
-        let (http, https, tunnel, admin) =
-            (addr("http").await, addr("https").await, addr("tunnel").await, addr("admin").await);
-        (process, http, https, tunnel, admin)
+        let addrs =
+            [addr("http").await, addr("https").await, addr("tunnel").await, addr("cluster").await, addr("admin").await];
+        (process, addrs)
     }
 
     /// Kills the PoP (SIGKILL) and starts it again with the same config and data.
     pub async fn restart(&mut self) {
         let _ = self.process.kill().await;
-        let (process, http, https, tunnel, admin) = Self::spawn(&self.bin, &self.config, &self.admin_token).await;
-        (self.process, self.http, self.https, self.tunnel, self.admin) = (process, http, https, tunnel, admin);
+        self.start_again().await;
+    }
+
+    /// Starts the PoP again after it was killed (same config and data).
+    pub async fn start_again(&mut self) {
+        let (process, [http, https, tunnel, cluster, admin]) =
+            Self::spawn(&self.bin, &self.config, &self.admin_token).await;
+        (self.process, self.http, self.https, self.tunnel, self.cluster, self.admin) =
+            (process, http, https, tunnel, cluster, admin);
     }
 
     /// The dev CA that signs the PoP's certificates (for `--ca-file` and HTTPS clients).
     pub fn ca_pem(&self) -> PathBuf {
-        self.dir.join("ca").join("ca.pem")
+        self.ca_dir.join("ca.pem")
     }
 
     /// Runs `warren admin ARGS` against this PoP.

@@ -62,6 +62,9 @@ pub struct EndpointInfo {
     pub url: String,
     pub agents: usize,
     pub pooling: bool,
+    /// The endpoint's traffic policy text, as its agents sent it.
+    #[serde(skip)]
+    pub policy: Option<Arc<str>>,
 }
 
 /// A chosen agent for one public connection or request.
@@ -270,7 +273,12 @@ impl Registry {
         let mut v: Vec<EndpointInfo> = inner
             .bindings
             .values()
-            .map(|b| EndpointInfo { url: b.url.clone(), agents: b.members.len(), pooling: b.pooling })
+            .map(|b| EndpointInfo {
+                url: b.url.clone(),
+                agents: b.members.len(),
+                pooling: b.pooling,
+                policy: b.policy.clone(),
+            })
             .collect();
         v.sort_by(|a, b| a.url.cmp(&b.url));
         v

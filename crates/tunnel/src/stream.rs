@@ -21,6 +21,12 @@ impl TunnelStream {
         TunnelStream { send: Box::pin(send), recv: Box::pin(recv) }
     }
 
+    /// A QUIC stream. Its sending half resets the stream, instead of finishing it, when dropped
+    /// without `shutdown()`, so the peer sees an abort as an error rather than a clean end.
+    pub fn from_quic(send: quinn::SendStream, recv: quinn::RecvStream) -> TunnelStream {
+        TunnelStream::new(crate::quic_io::QuicSend::new(send), recv)
+    }
+
     /// An in-memory pair of connected streams, for tests of the layers above.
     pub fn pair(buffer: usize) -> (TunnelStream, TunnelStream) {
         let (b_recv, a_send) = tokio::io::simplex(buffer);

@@ -1,0 +1,342 @@
+//! The cluster: real `warren pop` processes on loopback sharing their state through Raft, and
+//! serving each other's endpoints.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use warren_test_support::{
+    AgentProcess, Cluster, EchoBackend, PopProcess, TEST_POPS, client_for, cluster_yaml, free_tcp_udp_port,
+    pop_options, wait_for, wait_until,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_warren");
+const CONVERGE: Duration = Duration::from_secs(20);
+
+fn admin() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(15)).no_proxy().build().unwrap()
+}
+
+/// `GET path` on a PoP's admin API.
+async fn get(pop: &PopProcess, path: &str) -> Option<Value> {
+    let res = admin().get(format!("http://{}{path}", pop.admin)).bearer_auth(&pop.admin_token).send().await.ok()?;
+    if !res.status().is_success() {
+        return None;
+    }
+    res.json().await.ok()
+}
+
+async fn ready(pop: &PopProcess) -> bool {
+    let res = admin().get(format!("http://{}/readyz", pop.admin)).send().await;
+    res.is_ok_and(|r| r.status() == 200)
+}
+
+/// Waits until every PoP is ready and agrees on one leader with `voters` voters.
+async fn converged(pops: &[&PopProcess], voters: usize) -> String {
+    wait_for(CONVERGE, || async {
+        let mut leader = None;
+        for pop in pops {
+            if !ready(pop).await {
+                return None;
+            }
+            let status = get(pop, "/v1/cluster").await?;
+            let l = status["leader"].as_str()?.to_owned();
+            let n = status["members"].as_array()?.iter().filter(|m| m["voter"] == true).count();
+            if n != voters || leader.as_ref().is_some_and(|x| *x != l) {
+                return None;
+            }
+            leader = Some(l);
+        }
+        leader
+    })
+    .await
+    .expect("the cluster converges on one leader")
+}
+
+async fn token_count(pop: &PopProcess) -> Option<usize> {
+    Some(get(pop, "/v1/tokens").await?.as_array()?.len())
+}
+
+/// Waits until `pop` knows that `url` is held by exactly `holders`.
+async fn held_by(pop: &PopProcess, url: &str, holders: &[&str]) {
+    let want: Vec<String> = holders.iter().map(|s| (*s).to_owned()).collect();
+    wait_until(CONVERGE, || async {
+        let Some(list) = get(pop, "/v1/endpoints").await else { return false };
+        let pops: Vec<String> = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["url"] == url)
+            .flat_map(|e| e["pops"].as_array().cloned().unwrap_or_default())
+            .filter_map(|p| p.as_str().map(str::to_owned))
+            .collect();
+        pops == want
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{} never saw {url} held by {holders:?}", pop.id));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn any_pop_serves_an_endpoint_whose_agent_is_on_another() {
+    let cluster = Cluster::start(BIN, 3).await;
+    let [fra, iad, sin] = [&cluster.pops[0], &cluster.pops[1], &cluster.pops[2]];
+    converged(&[fra, iad, sin], 3).await;
+
+    // A token created through one PoP authenticates an agent on another.
+    let token = fra.create_token().await;
+    wait_until(CONVERGE, || async { token_count(iad).await == Some(1) }).await.unwrap();
+    let echo = EchoBackend::start_with_name("origin").await.unwrap();
+    let _agent = AgentProcess::http(iad, &token, &echo.addr().to_string(), &["--url", "https://api.edge.test"]).await;
+    held_by(sin, "https://api.edge.test", &["pop-iad"]).await;
+
+    // The agent is connected to pop-iad only; requests entering pop-fra and pop-sin reach it.
+    let client = client_for(&["api.edge.test", "nobody.edge.test"], None);
+    for pop in [fra, sin, iad] {
+        let res =
+            client.get(pop.http_url("api", "/echo?via=1")).header("x-forwarded-for", "6.6.6.6").send().await.unwrap();
+        assert_eq!(res.status(), 200, "through {}", pop.id);
+        assert_eq!(res.headers()["x-backend"], "origin");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["path"], "/echo");
+        // The backend sees the real client, not what the client claimed, across PoPs too.
+        assert_eq!(body["headers"]["x-forwarded-for"], serde_json::json!(["127.0.0.1"]), "through {}", pop.id);
+        assert_eq!(body["headers"]["host"], serde_json::json!([format!("api.edge.test:{}", pop.http.port())]));
+    }
+
+    // Streaming survives the extra hop: a large upload hashes the same, SSE events arrive one
+    // by one, and a WebSocket echoes.
+    let upload: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let res = client.post(sin.http_url("api", "/upload")).body(upload.clone()).send().await.unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["body_len"], upload.len());
+    use sha2::Digest;
+    assert_eq!(body["body_sha256"], hex::encode(sha2::Sha256::digest(&upload)));
+
+    let mut sse = client.get(fra.http_url("api", "/sse?n=3&interval_ms=300")).send().await.unwrap();
+    let started = Instant::now();
+    let mut arrivals = Vec::new();
+    while let Some(chunk) = sse.chunk().await.unwrap() {
+        if String::from_utf8_lossy(&chunk).contains("data: event-") {
+            arrivals.push(started.elapsed());
+        }
+    }
+    assert_eq!(arrivals.len(), 3, "three events, each in its own chunk");
+    assert!(arrivals[2] - arrivals[0] >= Duration::from_millis(500), "events were buffered: {arrivals:?}");
+
+    let stream = tokio::net::TcpStream::connect(sin.http).await.unwrap();
+    let url = format!("ws://api.edge.test:{}/ws", sin.http.port());
+    let (mut ws, resp) = tokio_tungstenite::client_async(url, stream).await.unwrap();
+    assert_eq!(resp.status(), 101);
+    ws.send(tokio_tungstenite::tungstenite::Message::text("across pops")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap().into_text().unwrap().as_str(), "across pops");
+
+    // The operator's policy set on one PoP applies at every PoP within a second.
+    let policy = cluster.dir.write(
+        "operator.yaml",
+        "on_http_response:\n  - actions:\n      - type: add-headers\n        config:\n          headers:\n            x-operator: \"v2\"\n",
+    );
+    let out = iad.admin(&["policy", "set", policy.to_str().unwrap()]).await;
+    assert!(out.success(), "{}", out.stderr);
+    let set_at = Instant::now();
+    for pop in [fra, iad, sin] {
+        wait_until(Duration::from_secs(1).saturating_sub(set_at.elapsed()), || async {
+            get(pop, "/v1/policy").await.is_some_and(|p| p["version"] == 1)
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{} did not apply the policy within a second", pop.id));
+    }
+    for pop in [fra, iad, sin] {
+        let res = client.get(pop.http_url("api", "/echo")).send().await.unwrap();
+        assert_eq!(res.headers().get("x-operator").map(|v| v.to_str().unwrap()), Some("v2"), "via {}", pop.id);
+    }
+
+    // An endpoint nobody holds is still a 404 everywhere, with its code.
+    let res = client.get(fra.http_url("nobody", "/")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["warren-error-code"], "WARREN_ERR_ENDPOINT_NOT_FOUND");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leader_failover_restart_catch_up_and_a_minority_refusing_writes() {
+    let mut cluster = Cluster::start(BIN, 3).await;
+    let leader = {
+        let pops: Vec<&PopProcess> = cluster.pops.iter().collect();
+        converged(&pops, 3).await
+    };
+    let first = cluster.pops[0].create_token().await;
+    assert!(first.starts_with("wrn_"));
+
+    // Kill the leader: the others elect a new one and writes continue.
+    let li = cluster.pops.iter().position(|p| p.id == leader).unwrap();
+    cluster.pops[li].process.kill().await.unwrap();
+    let survivors: Vec<usize> = (0..3).filter(|i| *i != li).collect();
+    let new_leader = wait_for(CONVERGE, || async {
+        let s = get(&cluster.pops[survivors[0]], "/v1/cluster").await?;
+        s["leader"].as_str().filter(|l| *l != leader).map(str::to_owned)
+    })
+    .await
+    .expect("a new leader is elected");
+    assert_ne!(new_leader, leader);
+    for i in &survivors {
+        let t = cluster.pops[*i].create_token().await;
+        assert!(t.starts_with("wrn_"), "writes through {} continue", cluster.pops[*i].id);
+    }
+    let s = get(&cluster.pops[survivors[1]], "/v1/cluster").await.unwrap();
+    let old = s["members"].as_array().unwrap().iter().find(|m| m["id"] == leader).unwrap().clone();
+    wait_until(CONVERGE, || async {
+        let s = get(&cluster.pops[survivors[1]], "/v1/cluster").await.unwrap();
+        s["members"].as_array().unwrap().iter().any(|m| m["id"] == leader && m["healthy"] == false)
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the killed PoP is never reported unhealthy: {old}"));
+
+    // The killed PoP restarts and catches up with nothing lost.
+    cluster.pops[li].start_again().await;
+    let restarted = &cluster.pops[li];
+    wait_until(CONVERGE, || async { token_count(restarted).await == Some(3) && ready(restarted).await })
+        .await
+        .expect("the restarted PoP has all three tokens");
+    let applied = |s: &Value| -> Vec<Option<u64>> {
+        s["members"].as_array().unwrap().iter().map(|m| m["last_applied"].as_u64()).collect()
+    };
+    wait_until(CONVERGE, || async {
+        let s = get(restarted, "/v1/cluster").await.unwrap();
+        s["members"].as_array().unwrap().iter().all(|m| m["healthy"] == true)
+    })
+    .await
+    .unwrap();
+
+    // Two PoPs die: the third keeps answering reads and refuses writes with a clear error.
+    let keep = survivors[0];
+    for i in (0..3).filter(|i| *i != keep) {
+        cluster.pops[i].process.kill().await.unwrap();
+    }
+    let alone = &cluster.pops[keep];
+    let started = Instant::now();
+    let out = alone.admin(&["tokens", "create"]).await;
+    assert!(!out.success(), "a minority must refuse writes");
+    assert!(out.stderr.contains("WARREN_ERR_NO_QUORUM") && out.stderr.contains("no quorum"), "{}", out.stderr);
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert_eq!(token_count(alone).await, Some(3), "reads still answer from the local copy");
+    let s = get(alone, "/v1/cluster").await.unwrap();
+    assert!(!applied(&s).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn membership_a_learner_joins_and_a_pop_without_the_secret_cannot() {
+    let cluster = Cluster::start(BIN, 3).await;
+    let pops: Vec<&PopProcess> = cluster.pops.iter().collect();
+    converged(&pops, 3).await;
+    let token = cluster.pops[0].create_token().await;
+
+    // A fourth PoP with the right secret, added by the operator as a learner through a PoP that
+    // need not be the leader.
+    let port = free_tcp_udp_port().unwrap();
+    let own = vec![(TEST_POPS[3].0.to_owned(), port)];
+    let syd =
+        PopProcess::start(BIN, pop_options(3, port, cluster_yaml(false, &own, &cluster.secret), &cluster.ca_dir)).await;
+    assert!(!ready(&syd).await, "not a member yet");
+    let out =
+        cluster.pops[2].admin(&["cluster", "add-member", "pop-syd", &format!("127.0.0.1:{port}"), "--learner"]).await;
+    assert!(out.success(), "{}", out.stderr);
+    wait_until(CONVERGE, || async {
+        let Some(s) = get(&cluster.pops[1], "/v1/cluster").await else { return false };
+        s["members"].as_array().unwrap().iter().any(|m| m["id"] == "pop-syd" && m["voter"] == false)
+    })
+    .await
+    .expect("pop-syd is a learner");
+    wait_until(CONVERGE, || async { token_count(&syd).await == Some(1) && ready(&syd).await })
+        .await
+        .expect("the learner replicates the state");
+    // The learner serves traffic for an agent on another PoP.
+    let echo = EchoBackend::start_with_name("fra-origin").await.unwrap();
+    let _agent =
+        AgentProcess::http(&cluster.pops[0], &token, &echo.addr().to_string(), &["--url", "https://app.edge.test"])
+            .await;
+    held_by(&syd, "https://app.edge.test", &["pop-fra"]).await;
+    let client = client_for(&["app.edge.test"], None);
+    let res = client.get(syd.http_url("app", "/echo")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-backend"], "fra-origin");
+    // A sixth voter is refused with a reason; removing the learner works.
+    let out = cluster.pops[0].admin(&["cluster", "remove-member", "pop-syd"]).await;
+    assert!(out.success(), "{}", out.stderr);
+    wait_until(CONVERGE, || async {
+        let Some(s) = get(&cluster.pops[0], "/v1/cluster").await else { return false };
+        s["members"].as_array().unwrap().iter().all(|m| m["id"] != "pop-syd")
+    })
+    .await
+    .unwrap();
+
+    // A PoP with another secret, pointed at the cluster: it cannot join, read or write.
+    let dir = warren_test_support::TestDir::new().unwrap();
+    let wrong = dir.write("wrong.secret", "not-the-cluster-secret-but-long-enough-0123456789\n");
+    let port = free_tcp_udp_port().unwrap();
+    let mut peers = cluster.peers.clone();
+    peers.push((TEST_POPS[4].0.to_owned(), port));
+    let intruder =
+        PopProcess::start(BIN, pop_options(4, port, cluster_yaml(false, &peers, &wrong), &cluster.ca_dir)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!ready(&intruder).await);
+    assert_eq!(token_count(&intruder).await, Some(0), "it learned no token");
+    let out = intruder.admin(&["tokens", "create"]).await;
+    assert!(!out.success(), "it cannot write");
+    let s = get(&cluster.pops[0], "/v1/cluster").await.unwrap();
+    assert!(s["members"].as_array().unwrap().iter().all(|m| m["id"] != "pop-gru"), "{s}");
+    let metrics = admin().get(format!("http://{}/metrics", cluster.pops[0].admin)).send().await.unwrap();
+    let text = metrics.text().await.unwrap();
+    let refused: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("warren_cluster_auth_failures_total{direction=\"inbound\"}"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(refused >= 1.0, "the refusals are counted:\n{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_on_two_pops_survives_one_dying_and_stale_bindings_are_cleared() {
+    let mut cluster = Cluster::start(BIN, 3).await;
+    {
+        let pops: Vec<&PopProcess> = cluster.pops.iter().collect();
+        converged(&pops, 3).await;
+    }
+    let token = cluster.pops[0].create_token().await;
+    wait_until(CONVERGE, || async { token_count(&cluster.pops[1]).await == Some(1) }).await.unwrap();
+    let echo = EchoBackend::start_with_name("both").await.unwrap();
+    let second = cluster.pops[1].tunnel.to_string();
+    let _agent = AgentProcess::http(
+        &cluster.pops[0],
+        &token,
+        &echo.addr().to_string(),
+        &["--url", "https://multi.edge.test", "--server-addr", &second],
+    )
+    .await;
+    held_by(&cluster.pops[2], "https://multi.edge.test", &["pop-fra", "pop-iad"]).await;
+    let client = client_for(&["multi.edge.test"], None);
+    let res = client.get(cluster.pops[2].http_url("multi", "/echo")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+
+    // pop-fra dies without a goodbye: requests entering pop-sin keep working through pop-iad,
+    // and the dead PoP's binding is expired by the leader.
+    cluster.pops[0].process.kill().await.unwrap();
+    let sin = &cluster.pops[2];
+    let failed_at = Instant::now();
+    let mut errors = 0;
+    let mut recovered = None;
+    while failed_at.elapsed() < Duration::from_secs(15) {
+        let res = client.get(sin.http_url("multi", "/echo")).send().await.unwrap();
+        if res.status() == 200 {
+            recovered.get_or_insert(failed_at.elapsed());
+        } else {
+            errors += 1;
+        }
+        if failed_at.elapsed() > Duration::from_secs(3) && recovered.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered.is_some(), "traffic never recovered ({errors} errors)");
+    held_by(sin, "https://multi.edge.test", &["pop-iad"]).await;
+    let res = client.get(sin.http_url("multi", "/echo")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
