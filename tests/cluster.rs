@@ -340,3 +340,77 @@ async fn an_agent_on_two_pops_survives_one_dying_and_stale_bindings_are_cleared(
     let res = client.get(sin.http_url("multi", "/echo")).send().await.unwrap();
     assert_eq!(res.status(), 200);
 }
+
+/// Connects to `ip:port`, sends `payload`, half-closes, and returns what came back (`None`: the
+/// connection was refused or closed without an answer).
+async fn tcp_roundtrip(ip: &str, port: u16, payload: &[u8]) -> Option<Vec<u8>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect((ip, port)).await.ok()?;
+    conn.write_all(payload).await.ok()?;
+    conn.shutdown().await.ok()?;
+    let mut back = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), conn.read_to_end(&mut back)).await.ok()?.ok()?;
+    (!back.is_empty()).then_some(back)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tcp_endpoint_is_served_on_every_pop_with_its_port_unique_in_the_cluster() {
+    let first = warren_test_support::free_tcp_port().unwrap();
+    let ports = (first, first + 1);
+    // Each PoP on its own loopback address, all with the same port range, as on real hosts.
+    let ip = |i: usize| format!("127.0.2.{}", i + 1);
+    let cluster = Cluster::start_with(BIN, 3, |i, o| {
+        o.tcp_ports = Some(ports);
+        o.http_ip = ip(i);
+    })
+    .await;
+    let [fra, iad, sin] = [&cluster.pops[0], &cluster.pops[1], &cluster.pops[2]];
+    converged(&[fra, iad, sin], 3).await;
+    let token = fra.create_token().await;
+    wait_until(CONVERGE, || async { token_count(iad).await == Some(1) }).await.unwrap();
+
+    // An agent on pop-fra gets the first port; it is reachable on every PoP.
+    let echo = warren_test_support::TcpEchoBackend::start().await.unwrap();
+    let open = AgentProcess::tcp(fra, &token, &echo.addr().to_string(), &[]).await;
+    let open_url = format!("tcp://edge.test:{}", ports.0);
+    assert_eq!(open.url, open_url);
+    held_by(sin, &open_url, &["pop-fra"]).await;
+    let payload: Vec<u8> = (0..200_000u32).map(|i| (i % 249) as u8).collect();
+    for (i, pop) in [fra, iad, sin].iter().enumerate() {
+        let addr = ip(i);
+        let back = wait_for(CONVERGE, || tcp_roundtrip(&addr, ports.0, &payload))
+            .await
+            .unwrap_or_else(|_| panic!("{}:{} never relayed to the agent on pop-fra", pop.id, ports.0));
+        assert!(back == payload, "through {}: {} bytes back", pop.id, back.len());
+    }
+
+    // An agent on pop-iad cannot get the port pop-fra hands out: it gets the next one. Its
+    // on_tcp_connect policy refuses loopback clients, at whichever PoP they enter.
+    let policy = cluster.dir.write(
+        "deny.yaml",
+        "on_tcp_connect:\n  - actions:\n      - type: restrict-ips\n        config:\n          deny: [127.0.0.0/8]\n",
+    );
+    let guarded =
+        AgentProcess::tcp(iad, &token, &echo.addr().to_string(), &["--traffic-policy-file", policy.to_str().unwrap()])
+            .await;
+    let guarded_url = format!("tcp://edge.test:{}", ports.1);
+    assert_eq!(guarded.url, guarded_url);
+    held_by(fra, &guarded_url, &["pop-iad"]).await;
+    let connections = echo.connections();
+    for (i, pop) in [fra, iad, sin].iter().enumerate() {
+        // Wait until the port is open there, then expect the policy to close it unanswered.
+        wait_until(CONVERGE, || async { tokio::net::TcpStream::connect((ip(i).as_str(), ports.1)).await.is_ok() })
+            .await
+            .unwrap_or_else(|_| panic!("{} never listened on {}", pop.id, ports.1));
+        assert_eq!(tcp_roundtrip(&ip(i), ports.1, b"let me in").await, None, "through {}", pop.id);
+    }
+    assert_eq!(echo.connections(), connections, "refused connections never reached the backend");
+
+    // The agent leaves: the port closes on every PoP.
+    drop(open);
+    for (i, pop) in [fra, iad, sin].iter().enumerate() {
+        wait_until(CONVERGE, || async { tokio::net::TcpStream::connect((ip(i).as_str(), ports.0)).await.is_err() })
+            .await
+            .unwrap_or_else(|_| panic!("{} still listens on {} after the agent left", pop.id, ports.0));
+    }
+}

@@ -7,14 +7,14 @@
 
 mod effects;
 mod entry;
-mod geo;
 mod guard;
 mod jwks;
 mod tcp;
 mod view;
 
 pub use entry::PolicyEntry;
-pub use geo::{GeoDb, GeoNetwork};
 pub use guard::{PolicyGuard, PolicySource};
 pub use jwks::{JWKS_FETCHES, JwksStore};
 pub use tcp::tcp_connect_allowed;
+/// The geolocation sources (`conn.geo.*`) live in `warren-geo`, shared with the DNS server.
+pub use warren_geo::{GeoDb, GeoNetwork};

@@ -16,6 +16,8 @@ pub enum PopError {
     Tunnel(#[from] warren_tunnel::TunnelError),
     #[error("geo database: {0}")]
     Geo(String),
+    #[error("DNS listener: {0}")]
+    Dns(String),
     #[error("edge: {0}")]
     Edge(String),
     #[error("admin API: {0}")]

@@ -8,6 +8,7 @@
 mod backend;
 mod bindings;
 mod cluster;
+mod dns;
 mod error;
 mod hooks;
 pub mod metrics;
@@ -36,6 +37,8 @@ pub struct Bound {
     pub tunnel: SocketAddr,
     pub cluster: SocketAddr,
     pub admin: SocketAddr,
+    /// UDP and TCP on the same port.
+    pub dns: Option<SocketAddr>,
 }
 
 impl Bound {
@@ -51,6 +54,9 @@ impl Bound {
         v.push(("tunnel", self.tunnel));
         v.push(("cluster", self.cluster));
         v.push(("admin", self.admin));
+        if let Some(a) = self.dns {
+            v.push(("dns", a));
+        }
         v
     }
 }
@@ -81,6 +87,9 @@ pub struct Pop {
     edge: warren_edge::EdgeHandle,
     admin: warren_admin::AdminHandle,
     node: Arc<ClusterNode>,
+    dns: Option<warren_dns::DnsHandle>,
+    /// Owns the TCP endpoint listeners (the registry and the reconcile loop hold it weakly).
+    tcp_ports: Option<Arc<tcp::TcpPorts>>,
 }
 
 impl Pop {
@@ -102,11 +111,14 @@ impl Pop {
         // The endpoint table; TCP endpoints listen on the http listener's address (or the
         // tunnel's when there is none).
         let tcp_ip = cfg.listen.http.unwrap_or(cfg.listen.tunnel).ip();
-        let registry_cell: Arc<OnceLock<Weak<Registry>>> = Arc::default();
-        let tcp_policy: Arc<OnceLock<tcp::TcpPolicy>> = Arc::default();
-        let binder = cfg.tcp_ports.map(|_| tcp::binder(tcp_ip, registry_cell.clone(), tcp_policy.clone()));
-        let registry = Arc::new(Registry::new(cfg.zone.clone(), cfg.tcp_ports.map(|r| (r.first, r.last)), binder));
-        let _ = registry_cell.set(Arc::downgrade(&registry));
+        let tcp_ctx: Arc<tcp::TcpContext> = Arc::default();
+        let tcp_ports = cfg.tcp_ports.map(|r| tcp::TcpPorts::new(tcp_ip, (r.first, r.last), tcp_ctx.clone()));
+        let registry = Arc::new(Registry::new(
+            cfg.zone.clone(),
+            cfg.tcp_ports.map(|r| (r.first, r.last)),
+            tcp_ports.as_ref().map(|p| p.binder()),
+        ));
+        let _ = tcp_ctx.registry.set(Arc::downgrade(&registry));
 
         // Control state: this PoP's replica of the cluster state, kept by Raft.
         let shared = warren_raft::SharedState::new();
@@ -161,7 +173,11 @@ impl Pop {
         tokio::spawn(tunnel.clone().run());
 
         let jwks = warren_edge::policy::JwksStore::new();
-        let _ = tcp_policy.set(tcp::TcpPolicy {
+        let _ = tcp_ctx.node.set(Arc::downgrade(&node));
+        if let Some(ports) = &tcp_ports {
+            tcp::start_reconcile(ports, &registry, &node, cfg.zone.to_string());
+        }
+        let _ = tcp_ctx.policy.set(tcp::TcpPolicy {
             policies: Arc::downgrade(&policies),
             jwks: jwks.clone(),
             region: cfg.region.clone(),
@@ -177,8 +193,8 @@ impl Pop {
                 longitude: n.location.lon,
             })
             .collect();
-        let geo = warren_edge::policy::GeoDb::open(networks, cfg.geo.mmdb.as_deref()).map_err(PopError::Geo)?;
-        let guard = warren_edge::policy::PolicyGuard::new(policies, jwks, cfg.region.clone()).with_geo(Arc::new(geo));
+        let geo = Arc::new(warren_edge::policy::GeoDb::open(networks, cfg.geo.mmdb.as_deref()).map_err(PopError::Geo)?);
+        let guard = warren_edge::policy::PolicyGuard::new(policies, jwks, cfg.region.clone()).with_geo(geo.clone());
         node.set_local_endpoints(Arc::new(router::LocalOnly { registry: registry.clone() }));
         tokio::spawn(bindings::sync_loop(node.clone(), Arc::downgrade(&registry)));
         let router = Arc::new(router::ClusterRouter { registry: registry.clone(), node: node.clone() });
@@ -187,15 +203,18 @@ impl Pop {
             warren_admin::AdminServer::start(cfg.listen.admin, admin_token, backend, Arc::new(move || render.render()))
                 .await?;
 
+        let dns = dns::start(&cfg, node.clone(), geo).await?;
+
         let bound = Bound {
             http: edge.http_addr(),
             https: edge.https_addr(),
             tunnel: tunnel_addr,
             cluster: node.local_addr(),
             admin: admin.addr(),
+            dns: dns.as_ref().map(|d| d.udp_addr()),
         };
         info!(pop.id = %cfg.id, zone = %cfg.zone, "PoP started");
-        Ok(Pop { bound, dev_ca: certs.dev_ca, tunnel, edge, admin, node })
+        Ok(Pop { bound, dev_ca: certs.dev_ca, tunnel, edge, admin, node, dns, tcp_ports })
     }
 
     /// Drains: stop accepting agents and tell them to move, let in-flight requests finish
@@ -204,8 +223,12 @@ impl Pop {
         info!("draining");
         self.tunnel.drain();
         self.edge.shutdown(grace).await;
+        drop(self.tcp_ports);
         self.tunnel.close().await;
         self.admin.shutdown().await;
+        if let Some(dns) = self.dns {
+            dns.shutdown().await;
+        }
         self.node.shutdown().await;
         info!("stopped");
     }

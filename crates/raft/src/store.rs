@@ -104,9 +104,17 @@ impl Db {
         &self,
         f: impl FnOnce(&Db, &WriteTransaction) -> Result<R, RaftStoreError>,
     ) -> Result<R, RaftStoreError> {
-        let mut txn = self.db.begin_write().map_err(|e| self.redb(e))?;
         // The default, spelled out: the durability rules of the whole crate rest on it.
-        txn.set_durability(Durability::Immediate).map_err(|e| self.redb(e))?;
+        self.write_with(Durability::Immediate, f)
+    }
+
+    fn write_with<R>(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&Db, &WriteTransaction) -> Result<R, RaftStoreError>,
+    ) -> Result<R, RaftStoreError> {
+        let mut txn = self.db.begin_write().map_err(|e| self.redb(e))?;
+        txn.set_durability(durability).map_err(|e| self.redb(e))?;
         let out = f(self, &txn)?;
         txn.commit().map_err(|e| self.redb(e))?;
         Ok(out)
@@ -128,14 +136,20 @@ impl Db {
         self: &Arc<Self>,
         records: Vec<(&'static str, Vec<u8>)>,
     ) -> Result<(), RaftStoreError> {
-        self.write_blocking(move |db, txn| {
-            let mut meta = txn.open_table(META).map_err(|e| db.redb(e))?;
-            for (name, bytes) in &records {
-                meta.insert(*name, bytes.as_slice()).map_err(|e| db.redb(e))?;
-            }
-            Ok(())
-        })
-        .await
+        self.write_blocking(move |db, txn| insert_meta(db, txn, &records)).await
+    }
+
+    /// Writes a `meta` record that may be lost in a crash: it reaches the disk with the next
+    /// durable write (the next append or vote), in the same consistent state of the file. For
+    /// records that only save work at restart, never for what Raft's safety rests on.
+    pub(crate) async fn put_meta_lazy(
+        self: &Arc<Self>,
+        records: Vec<(&'static str, Vec<u8>)>,
+    ) -> Result<(), RaftStoreError> {
+        let db = Arc::clone(self);
+        tokio::task::spawn_blocking(move || db.write_with(Durability::None, |db, txn| insert_meta(db, txn, &records)))
+            .await
+            .map_err(|e| RaftStoreError::Task { path: self.path.clone(), reason: e.to_string() })?
     }
 
     /// The raw bytes of a `meta` record.
@@ -177,4 +191,12 @@ impl Db {
         let entry: LogEntry = self.decode(value.value(), "log entry")?;
         Ok(Some(entry.log_id))
     }
+}
+
+fn insert_meta(db: &Db, txn: &WriteTransaction, records: &[(&'static str, Vec<u8>)]) -> Result<(), RaftStoreError> {
+    let mut meta = txn.open_table(META).map_err(|e| db.redb(e))?;
+    for (name, bytes) in records {
+        meta.insert(*name, bytes.as_slice()).map_err(|e| db.redb(e))?;
+    }
+    Ok(())
 }

@@ -52,6 +52,8 @@ pub fn pop_options(i: usize, cluster_port: u16, extra_yaml: String, ca_dir: &Pat
         region: region.into(),
         extra_yaml,
         dev_ca_dir: Some(ca_dir.to_path_buf()),
+        // Distinct per PoP, so a GSLB answer tells which PoP was chosen.
+        public_ipv4: format!("127.0.1.{}", i + 1),
         ..PopOptions::default()
     }
 }
@@ -59,13 +61,19 @@ pub fn pop_options(i: usize, cluster_port: u16, extra_yaml: String, ca_dir: &Pat
 impl Cluster {
     /// Starts `n` PoPs (at most 5) that form one cluster; the first bootstraps it.
     pub async fn start(bin: impl AsRef<Path>, n: usize) -> Cluster {
+        Cluster::start_with(bin, n, |_, _| {}).await
+    }
+
+    /// As [`Cluster::start`], with `edit` adjusting each PoP's options (by index) first.
+    pub async fn start_with(bin: impl AsRef<Path>, n: usize, edit: impl Fn(usize, &mut PopOptions)) -> Cluster {
         let dir = TestDir::new().expect("temporary directory");
         let secret = dir.write("cluster.secret", "a-test-cluster-secret-of-enough-length-0123456789\n");
         let peers: Vec<(String, u16)> =
             TEST_POPS[..n].iter().map(|(id, ..)| ((*id).to_owned(), free_tcp_udp_port().expect("free port"))).collect();
         let mut pops = Vec::new();
         for (i, (_, port)) in peers.iter().enumerate() {
-            let opts = pop_options(i, *port, cluster_yaml(i == 0, &peers, &secret), &dir.join("ca"));
+            let mut opts = pop_options(i, *port, cluster_yaml(i == 0, &peers, &secret), &dir.join("ca"));
+            edit(i, &mut opts);
             pops.push(PopProcess::start(bin.as_ref(), opts).await);
         }
         let ca_dir = dir.join("ca");

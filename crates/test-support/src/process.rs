@@ -331,7 +331,14 @@ impl WarrenProcess {
     /// Waits for the process to exit by itself.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus, Error> {
         match tokio::time::timeout(timeout, self.child.wait()).await {
-            Ok(status) => status.map_err(Error::io(format!("cannot wait for {}", self.name))),
+            Ok(status) => {
+                // Everything the process wrote is read before this returns (the pipes reach EOF
+                // once it is gone; a child it left behind holding them is given a moment only).
+                for reader in std::mem::take(&mut self.readers) {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), reader).await;
+                }
+                status.map_err(Error::io(format!("cannot wait for {}", self.name)))
+            }
             Err(_) => Err(Error::Timeout {
                 what: format!("{} to exit", self.name),
                 after: timeout,

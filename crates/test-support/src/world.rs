@@ -33,6 +33,13 @@ pub struct PopOptions {
     /// A dev CA directory shared with other PoPs (one CA for a whole test cluster, as one
     /// certificate authority serves a real edge); `None`: the PoP's own.
     pub dev_ca_dir: Option<PathBuf>,
+    /// Serve GSLB DNS on a loopback port (`listen.dns`).
+    pub dns: bool,
+    /// What GSLB hands out for this PoP (`public_ipv4`).
+    pub public_ipv4: String,
+    /// The loopback address of the http and https listeners (and so of TCP endpoints), so
+    /// several PoPs can offer the same TCP port.
+    pub http_ip: String,
 }
 
 impl Default for PopOptions {
@@ -47,6 +54,9 @@ impl Default for PopOptions {
             location: (50.11, 8.68),
             region: "test".into(),
             dev_ca_dir: None,
+            dns: false,
+            public_ipv4: "127.0.0.1".into(),
+            http_ip: "127.0.0.1".into(),
         }
     }
 }
@@ -66,6 +76,8 @@ pub struct PopProcess {
     pub tunnel: SocketAddr,
     pub cluster: SocketAddr,
     pub admin: SocketAddr,
+    /// UDP and TCP, when started with `dns: true`.
+    pub dns: Option<SocketAddr>,
 }
 
 impl PopProcess {
@@ -86,12 +98,18 @@ impl PopProcess {
             Some((a, b)) => format!("tcp_ports: {a}-{b}\n"),
             None => String::new(),
         };
+        let dns = match opts.dns {
+            true => format!("  dns: 127.0.0.1:{}\n", port(true)),
+            false => String::new(),
+        };
         let yaml = format!(
-            "id: {id}\nregion: {region}\nlocation: {{ lat: {lat}, lon: {lon} }}\npublic_ipv4: 127.0.0.1\nzone: {zone}\n\
-             data_dir: {data}\nlisten:\n  http: 127.0.0.1:{http}\n  https: 127.0.0.1:{https}\n  tunnel: 127.0.0.1:{tunnel}\n\
-             \x20 cluster: 127.0.0.1:{cluster}\n  admin: 127.0.0.1:{admin}\n{tcp_ports}tls:\n  dev_ca_dir: {ca}\n{extra}",
+            "id: {id}\nregion: {region}\nlocation: {{ lat: {lat}, lon: {lon} }}\npublic_ipv4: {ipv4}\nzone: {zone}\n\
+             data_dir: {data}\nlisten:\n  http: {hip}:{http}\n  https: {hip}:{https}\n  tunnel: 127.0.0.1:{tunnel}\n\
+             \x20 cluster: 127.0.0.1:{cluster}\n  admin: 127.0.0.1:{admin}\n{dns}{tcp_ports}tls:\n  dev_ca_dir: {ca}\n{extra}",
             id = opts.id,
             region = opts.region,
+            ipv4 = opts.public_ipv4,
+            hip = opts.http_ip,
             lat = opts.location.0,
             lon = opts.location.1,
             zone = opts.zone,
@@ -107,7 +125,8 @@ impl PopProcess {
         let config = dir.write("pop.yaml", yaml);
         let admin_token = "test-admin-token".to_owned();
         let bin = bin.as_ref().to_path_buf();
-        let (process, [http, https, tunnel, cluster, admin]) = Self::spawn(&bin, &config, &admin_token).await;
+        let (process, [http, https, tunnel, cluster, admin], dns) =
+            Self::spawn(&bin, &config, &admin_token, opts.dns).await;
         let ca_dir = opts.dev_ca_dir.unwrap_or_else(|| dir.join("ca"));
         PopProcess {
             id: opts.id,
@@ -123,10 +142,16 @@ impl PopProcess {
             tunnel,
             cluster,
             admin,
+            dns,
         }
     }
 
-    async fn spawn(bin: &Path, config: &Path, token: &str) -> (WarrenProcess, [SocketAddr; 5]) {
+    async fn spawn(
+        bin: &Path,
+        config: &Path,
+        token: &str,
+        dns: bool,
+    ) -> (WarrenProcess, [SocketAddr; 5], Option<SocketAddr>) {
         let process = WarrenProcess::builder(bin)
             .args(["pop", "--config"])
             .arg(config)
@@ -141,7 +166,11 @@ impl PopProcess {
         };
         let addrs =
             [addr("http").await, addr("https").await, addr("tunnel").await, addr("cluster").await, addr("admin").await];
-        (process, addrs)
+        let dns = match dns {
+            true => Some(addr("dns").await),
+            false => None,
+        };
+        (process, addrs, dns)
     }
 
     /// Kills the PoP (SIGKILL) and starts it again with the same config and data.
@@ -152,10 +181,10 @@ impl PopProcess {
 
     /// Starts the PoP again after it was killed (same config and data).
     pub async fn start_again(&mut self) {
-        let (process, [http, https, tunnel, cluster, admin]) =
-            Self::spawn(&self.bin, &self.config, &self.admin_token).await;
-        (self.process, self.http, self.https, self.tunnel, self.cluster, self.admin) =
-            (process, http, https, tunnel, cluster, admin);
+        let (process, [http, https, tunnel, cluster, admin], dns) =
+            Self::spawn(&self.bin, &self.config, &self.admin_token, self.dns.is_some()).await;
+        (self.process, self.http, self.https, self.tunnel, self.cluster, self.admin, self.dns) =
+            (process, http, https, tunnel, cluster, admin, dns);
     }
 
     /// The dev CA that signs the PoP's certificates (for `--ca-file` and HTTPS clients).

@@ -33,6 +33,9 @@ pub type PortGuard = Box<dyn Send + Sync>;
 /// Binds the public listener of a TCP endpoint's port; provided by the PoP.
 pub type PortBinder = Arc<dyn Fn(u16) -> std::io::Result<PortGuard> + Send + Sync>;
 
+/// Whether a TCP port is in use elsewhere in the cluster (then it is not handed to a new endpoint).
+pub type PortTakenElsewhere = Arc<dyn Fn(u16) -> bool + Send + Sync>;
+
 #[derive(Clone)]
 struct Member {
     session: SessionId,
@@ -85,6 +88,7 @@ pub struct Registry {
     zone: Zone,
     tcp_ports: Option<(u16, u16)>,
     binder: Option<PortBinder>,
+    taken_elsewhere: std::sync::OnceLock<PortTakenElsewhere>,
     inner: Mutex<Inner>,
 }
 
@@ -94,6 +98,7 @@ impl Registry {
             zone,
             tcp_ports,
             binder,
+            taken_elsewhere: std::sync::OnceLock::new(),
             inner: Mutex::new(Inner { bindings: HashMap::new(), ports: HashMap::new(), offline: VecDeque::new() }),
         }
     }
@@ -102,6 +107,16 @@ impl Registry {
     /// operations that leave no half-done state, so a poisoned lock is safe to reuse.
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ports other PoPs of the cluster hand out: a new TCP endpoint here gets another one, so
+    /// `tcp://ZONE:PORT` names one endpoint on every PoP. Set once.
+    pub fn set_taken_elsewhere(&self, f: PortTakenElsewhere) {
+        let _ = self.taken_elsewhere.set(f);
+    }
+
+    fn is_taken_elsewhere(&self, port: u16) -> bool {
+        self.taken_elsewhere.get().is_some_and(|f| f(port))
     }
 
     pub fn zone(&self) -> &Zone {
@@ -223,7 +238,7 @@ impl Registry {
             }
             // A reconnecting agent asks for its previous port by URL; a new one gets a free port.
             None => (first..=last)
-                .find(|p| !inner.bindings.contains_key(&Key::Port(*p)))
+                .find(|p| !inner.bindings.contains_key(&Key::Port(*p)) && !self.is_taken_elsewhere(*p))
                 .ok_or((ErrorCode::TcpPortsExhausted, format!("every port of {first}-{last} is taken")))?,
         };
         Ok((Key::Port(port), format!("tcp://{}:{port}", self.zone)))

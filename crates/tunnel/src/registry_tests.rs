@@ -135,3 +135,14 @@ fn tcp_ports_are_allocated_and_freed() {
     );
     assert!(reg.route_tcp(20001).is_ok());
 }
+
+#[test]
+fn ports_taken_elsewhere_are_not_handed_out() {
+    let reg = registry();
+    reg.set_taken_elsewhere(Arc::new(|p| p == 20000));
+    let (c, _) = conn();
+    let tcp = |key| EndpointSpec { key, url: None, protocol: Protocol::Tcp, traffic_policy: None, pooling: false };
+    let res = reg.register(1, "a", &c, &[tcp(1), tcp(2)], 1);
+    assert_eq!(online(&res[0]), "tcp://edge.test:20001", "20000 belongs to another PoP's endpoint");
+    assert_eq!(refused(&res[1]), "WARREN_ERR_TCP_PORTS_EXHAUSTED");
+}

@@ -29,7 +29,7 @@ pub struct PolicyGuard {
     source: Arc<dyn PolicySource>,
     jwks: Arc<JwksStore>,
     region: String,
-    geo: Option<Arc<super::geo::GeoDb>>,
+    geo: Option<Arc<warren_geo::GeoDb>>,
 }
 
 impl std::fmt::Debug for PolicyGuard {
@@ -48,7 +48,7 @@ impl PolicyGuard {
     }
 
     /// Adds the PoP's geolocation sources, for `conn.geo.*`.
-    pub fn with_geo(mut self, geo: Arc<super::geo::GeoDb>) -> PolicyGuard {
+    pub fn with_geo(mut self, geo: Arc<warren_geo::GeoDb>) -> PolicyGuard {
         self.geo = Some(geo);
         self
     }

@@ -10,7 +10,7 @@ pub(crate) struct HttpView<'a> {
     pub(crate) ctx: &'a RequestContext,
     pub(crate) parts: &'a http::request::Parts,
     pub(crate) region: &'a str,
-    pub(crate) geo: Option<&'a super::geo::GeoDb>,
+    pub(crate) geo: Option<&'a warren_geo::GeoDb>,
     pub(crate) endpoint_url: String,
     /// Set in the `on_http_response` phase.
     pub(crate) response: Option<&'a http::response::Parts>,
@@ -54,7 +54,16 @@ impl RequestView for HttpView<'_> {
         (self.ctx.proto == warren_proxy::Proto::Https).then_some(self.ctx.host.as_str())
     }
     fn geo(&self) -> Option<warren_policy::Geo> {
-        self.geo?.lookup(self.ctx.client.ip())
+        let l = self.geo?.lookup(self.ctx.client.ip())?;
+        Some(warren_policy::Geo {
+            country_code: l.country_code,
+            country: l.country,
+            subdivision: l.subdivision,
+            city: l.city,
+            postal_code: l.postal_code,
+            latitude: l.latitude,
+            longitude: l.longitude,
+        })
     }
     fn endpoint_url(&self) -> &str {
         &self.endpoint_url
