@@ -97,10 +97,29 @@ impl Transport {
         Ok(conn)
     }
 
+    /// Forgets the cached connection to `addr` if it is still `conn`, so the next call dials
+    /// afresh. Used when an exchange on it failed or timed out: a peer that was killed and
+    /// restarted on the same address never answers on the old connection (its new process
+    /// does not know it), and waiting for the idle timeout would keep it unreachable for
+    /// seconds. The connection itself is left to finish the streams it still carries.
+    fn forget(&self, addr: &str, conn: &quinn::Connection) {
+        let slot = self.conns.lock().unwrap_or_else(PoisonError::into_inner).get(addr).cloned();
+        if let Some(slot) = slot
+            && let Ok(mut guard) = slot.try_lock()
+            && guard.as_ref().is_some_and(|c| c.stable_id() == conn.stable_id())
+        {
+            tracing::debug!(%addr, "cluster connection dropped after a failed exchange");
+            *guard = None;
+        }
+    }
+
     /// One request, one reply, within `timeout`.
     pub(crate) async fn call(&self, addr: &str, rpc: &Rpc, timeout: Duration) -> Result<RpcReply, CallError> {
-        let call = async {
-            let conn = self.connection(addr).await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let conn = tokio::time::timeout_at(deadline, self.connection(addr))
+            .await
+            .map_err(|_| CallError::Timeout(timeout))??;
+        let exchange = async {
             let (mut send, mut recv) = conn.open_bi().await.map_err(|e| CallError::Io(e.to_string()))?;
             write_frame(&mut send, rpc, MAX_RPC).await.map_err(|e| CallError::Io(e.to_string()))?;
             let _ = send.finish();
@@ -109,7 +128,12 @@ impl Transport {
                 .map_err(|e| CallError::Io(e.to_string()))?
                 .ok_or_else(|| CallError::Io("the peer closed the stream without a reply".into()))
         };
-        tokio::time::timeout(timeout, call).await.map_err(|_| CallError::Timeout(timeout))?
+        let reply =
+            tokio::time::timeout_at(deadline, exchange).await.map_err(|_| CallError::Timeout(timeout)).flatten();
+        if reply.is_err() {
+            self.forget(addr, &conn);
+        }
+        reply
     }
 
     /// Opens a stream, sends `rpc` and waits for the first reply; the stream stays open.
@@ -119,8 +143,11 @@ impl Transport {
         rpc: &Rpc,
         timeout: Duration,
     ) -> Result<(RpcReply, TunnelStream), CallError> {
-        let open = async {
-            let conn = self.connection(addr).await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let conn = tokio::time::timeout_at(deadline, self.connection(addr))
+            .await
+            .map_err(|_| CallError::Timeout(timeout))??;
+        let exchange = async {
             let (mut send, mut recv) = conn.open_bi().await.map_err(|e| CallError::Io(e.to_string()))?;
             write_frame(&mut send, rpc, MAX_RPC).await.map_err(|e| CallError::Io(e.to_string()))?;
             let reply = read_frame::<_, RpcReply>(&mut recv, MAX_RPC)
@@ -129,7 +156,12 @@ impl Transport {
                 .ok_or_else(|| CallError::Io("the peer closed the stream without a reply".into()))?;
             Ok((reply, TunnelStream::from_quic(send, recv)))
         };
-        tokio::time::timeout(timeout, open).await.map_err(|_| CallError::Timeout(timeout))?
+        let opened =
+            tokio::time::timeout_at(deadline, exchange).await.map_err(|_| CallError::Timeout(timeout)).flatten();
+        if opened.is_err() {
+            self.forget(addr, &conn);
+        }
+        opened
     }
 
     pub(crate) async fn close(&self) {
