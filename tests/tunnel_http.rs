@@ -214,3 +214,100 @@ async fn expect_100_continue_is_answered() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["body_len"], 2 << 20);
 }
+
+/// Longer than every idle timer on the path: the tunnel's 5 s (QUIC and the TCP fallback) and
+/// the edge's 30 s for reading a request's headers, which must not apply once a connection has
+/// been upgraded.
+const WEBSOCKET_IDLE: Duration = Duration::from_secs(32);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn websocket_idle_longer_than_every_timeout_still_echoes() {
+    use tokio_tungstenite::tungstenite::Message;
+    let pop = PopProcess::start(BIN, PopOptions::default()).await;
+    let token = pop.create_token().await;
+    let echo = EchoBackend::start().await.unwrap();
+    let backend = echo.addr().to_string();
+    // One agent over QUIC, one over the TCP+TLS fallback: both carriers keep an idle stream.
+    let _quic = AgentProcess::http(&pop, &token, &backend, &["--url", "https://wsq.edge.test"]).await;
+    let _tcp =
+        AgentProcess::http(&pop, &token, &backend, &["--url", "https://wst.edge.test", "--transport", "tcp"]).await;
+    let mut sockets = Vec::new();
+    for name in ["wsq", "wst"] {
+        let stream = tokio::net::TcpStream::connect(pop.http).await.unwrap();
+        let url = format!("ws://{name}.edge.test:{}/ws", pop.http.port());
+        let (mut ws, resp) = tokio_tungstenite::client_async(url, stream).await.unwrap();
+        assert_eq!(resp.status(), 101);
+        ws.send(Message::text(format!("{name} before"))).await.unwrap();
+        assert_eq!(ws.next().await.unwrap().unwrap().into_text().unwrap().as_str(), format!("{name} before"));
+        sockets.push((name, ws));
+    }
+
+    // Nothing at all is sent on either connection (the client sends no pings, nor does the backend).
+    tokio::time::sleep(WEBSOCKET_IDLE).await;
+
+    for (name, ws) in &mut sockets {
+        ws.send(Message::text(format!("{name} after"))).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("{name}: no echo after {WEBSOCKET_IDLE:?} idle"))
+            .unwrap_or_else(|| panic!("{name}: closed after {WEBSOCKET_IDLE:?} idle"))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(msg.into_text().unwrap().as_str(), format!("{name} after"));
+        ws.close(None).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forged_forwarding_headers_fool_neither_the_backend_nor_the_policy() {
+    // /admin is open to one office network only; a client elsewhere claims to be in it.
+    let policy = "on_http_request:
+  - name: the office only
+    expressions:
+      - req.url.path.startsWith('/admin')
+    actions:
+      - type: restrict-ips
+        config:
+          allow:
+            - 203.0.113.0/24
+  - name: what the edge saw
+    actions:
+      - type: add-headers
+        config:
+          headers:
+            x-edge-client-ip: ${conn.client_ip}
+";
+    let pop = PopProcess::start(BIN, PopOptions::default()).await;
+    let token = pop.create_token().await;
+    let echo = EchoBackend::start().await.unwrap();
+    let file = pop.dir.write("xff-policy.yaml", policy);
+    let args = ["--url", "https://xff.edge.test", "--traffic-policy-file", file.to_str().unwrap()];
+    let _agent = AgentProcess::http(&pop, &token, &echo.addr().to_string(), &args).await;
+    let client = client_for(&["xff.edge.test"], Some(&pop.ca_pem()));
+    let forged = |path: &str| {
+        client
+            .get(pop.https_url("xff", path))
+            .header("x-forwarded-for", "203.0.113.9")
+            .header("x-forwarded-for", "203.0.113.10, 10.0.0.1")
+            .header("x-real-ip", "203.0.113.9")
+            .header("forwarded", "for=203.0.113.9;proto=https;host=office.example")
+            .header("x-forwarded-proto", "http")
+            .header("x-forwarded-host", "office.example")
+            .header("x-forwarded-port", "8443")
+    };
+
+    let res = forged("/admin").send().await.unwrap();
+    assert_eq!(res.status(), 403, "a forged address opened /admin");
+    assert_eq!(res.headers()["warren-error-code"], "WARREN_ERR_IP_RESTRICTED");
+    assert_eq!(echo.requests(), 0);
+
+    let res = forged("/echo").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let v: serde_json::Value = res.json().await.unwrap();
+    let h = &v["headers"];
+    assert_eq!(h["x-forwarded-for"], serde_json::json!(["127.0.0.1"]), "only the address the PoP saw: {v}");
+    assert_eq!(h["x-edge-client-ip"], serde_json::json!(["127.0.0.1"]), "conn.client_ip ignores XFF: {v}");
+    assert_eq!(h["x-forwarded-proto"], serde_json::json!(["https"]), "{v}");
+    assert_eq!(h["x-forwarded-host"][0].as_str().unwrap(), format!("xff.edge.test:{}", pop.https.port()), "{v}");
+    assert!(h.get("forwarded").is_none(), "a client's Forwarded header is dropped: {v}");
+    assert!(h.get("x-forwarded-port").is_none(), "a client's X-Forwarded-Port is dropped: {v}");
+}

@@ -330,3 +330,70 @@ async fn an_untrusted_pop_certificate_stops_the_agent_with_a_hint() {
     assert!(line.contains("does not trust"), "{line}");
     assert_eq!(agent.wait_exit(Duration::from_secs(5)).await.unwrap().code(), Some(1));
 }
+
+/// Waits until a PoP's admin API counts `n` agents for `url`; on timeout the error shows the last
+/// listing.
+async fn wait_agents(pop: &PopProcess, url: &str, n: u64, within: Duration) {
+    wait_for_ok(within, || async {
+        let out = pop.admin(&["endpoints", "list"]).await;
+        let list: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        let count: u64 = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["url"] == url)
+            .filter_map(|e| e["agents"].as_u64())
+            .sum();
+        if count == n { Ok(()) } else { Err(format!("{count} agents: {} {}", out.stdout, out.stderr)) }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("waiting for {n} agents of {url}: {e}"));
+}
+
+async fn signal(process: &warren_test_support::WarrenProcess, sig: &str) {
+    let status = tokio::process::Command::new("kill").arg(sig).arg(process.pid().to_string()).status().await.unwrap();
+    assert!(status.success(), "kill {sig}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_whose_network_dies_loses_its_binding_and_comes_back() {
+    let (pop, token) = pop().await;
+    let a = EchoBackend::start_with_name("a").await.unwrap();
+    let b = EchoBackend::start_with_name("b").await.unwrap();
+    let url = "https://net.edge.test";
+    let args = ["--url", url, "--pooling-enabled"];
+    let agent_a = AgentProcess::http(&pop, &token, &a.addr().to_string(), &args).await;
+    let _agent_b = AgentProcess::http(&pop, &token, &b.addr().to_string(), &args).await;
+    wait_agents(&pop, url, 2, Duration::from_secs(10)).await;
+
+    // Agent a's network dies: frozen (SIGSTOP), its tunnel neither answers nor closes, as with a
+    // pulled cable or a NAT binding gone. The PoP must notice by itself and drop the binding.
+    signal(&agent_a.process, "-STOP").await;
+    let frozen = std::time::Instant::now();
+    wait_agents(&pop, url, 1, Duration::from_secs(15)).await;
+    let noticed = frozen.elapsed();
+    eprintln!("binding of the frozen agent dropped after {noticed:?}");
+    assert!(noticed < Duration::from_secs(10), "the stale binding lived {noticed:?}");
+    let client = client_for(&["net.edge.test"], None);
+    for _ in 0..6 {
+        let res = tokio::time::timeout(Duration::from_secs(5), client.get(pop.http_url("net", "/echo")).send())
+            .await
+            .expect("no request waits on the dead tunnel")
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["x-backend"], "b");
+    }
+
+    // The network comes back: the agent notices its tunnel is gone, reconnects, and serves again.
+    signal(&agent_a.process, "-CONT").await;
+    wait_agents(&pop, url, 2, Duration::from_secs(20)).await;
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..6 {
+        let res = client.get(pop.http_url("net", "/echo")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        seen.insert(res.headers()["x-backend"].to_str().unwrap().to_owned());
+    }
+    assert_eq!(seen.len(), 2, "both agents serve again: {seen:?}");
+    let onlines = agent_a.process.stdout_lines().iter().filter(|l| l.contains("endpoint online")).count();
+    assert!(onlines >= 2, "the agent came back online by itself: {:?}", agent_a.process.lines());
+}

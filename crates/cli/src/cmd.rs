@@ -3,13 +3,13 @@
 mod admin;
 mod agent;
 mod agent_file;
+mod demo;
 mod dev_idp;
 mod policy;
 mod pop;
 
 use std::process::ExitCode;
 
-use crate::EXIT_UNAVAILABLE;
 use crate::cli::{Command, ConfigCommand};
 
 pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -25,13 +25,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCommand::Check { config }) => agent_file::check(config.as_deref()),
         Command::Admin(args) => admin::run(args),
         Command::Policy(cmd) => policy::run(cmd),
-        Command::Demo(_) => unavailable("demo", "the complete local world — the demo issue"),
+        Command::Demo(args) => demo::run(args),
         Command::DevIdp(args) => dev_idp::run(args),
     }
-}
-
-/// Says plainly that a capability is missing, and exits 2.
-fn unavailable(command: &str, capability: &str) -> anyhow::Result<ExitCode> {
-    eprintln!("warren {command}: not available in this build: missing capability: {capability}");
-    Ok(ExitCode::from(EXIT_UNAVAILABLE))
 }

@@ -479,7 +479,9 @@ async fn announce(inner: Arc<Inner>) {
         match started {
             Ok(Outcome::PopStarted { incarnation, .. }) => {
                 inner.incarnation.store(incarnation, Ordering::Release);
-                let _ = inner.announced.send(true);
+                // `send_replace`, not `send`: with no receiver yet (a single PoP announces before
+                // anything waits for it), `send` would drop the value and `announced()` never return.
+                inner.announced.send_replace(true);
                 info!(incarnation, "PoP announced to the cluster");
                 return;
             }
