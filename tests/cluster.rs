@@ -414,3 +414,84 @@ async fn a_tcp_endpoint_is_served_on_every_pop_with_its_port_unique_in_the_clust
             .unwrap_or_else(|_| panic!("{} still listens on {} after the agent left", pop.id, ports.0));
     }
 }
+
+/// The URLs in an agent's `endpoint online` lines so far.
+fn online_urls(agent: &AgentProcess) -> Vec<String> {
+    agent
+        .process
+        .lines()
+        .iter()
+        .filter(|l| l.contains("endpoint online"))
+        .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("https://") || w.starts_with("tcp://")))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Waits until `agent` has printed `n` `endpoint online` lines, and returns their URLs.
+async fn online_n(agent: &AgentProcess, n: usize) -> Vec<String> {
+    wait_for(CONVERGE, || async {
+        let urls = online_urls(agent);
+        (urls.len() >= n).then_some(urls)
+    })
+    .await
+    .unwrap_or_else(|_| panic!("fewer than {n} `endpoint online` lines: {:?}", agent.process.lines()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_keeps_one_url_on_every_pop_and_no_other_agent_can_take_it() {
+    let first = warren_test_support::free_tcp_port().unwrap();
+    let ip = |i: usize| format!("127.0.3.{}", i + 1);
+    let mut cluster = Cluster::start_with(BIN, 3, |i, o| {
+        o.tcp_ports = Some((first, first + 3));
+        o.http_ip = ip(i);
+    })
+    .await;
+    {
+        let pops: Vec<&PopProcess> = cluster.pops.iter().collect();
+        converged(&pops, 3).await;
+    }
+    let token = cluster.pops[0].create_token().await;
+    wait_until(CONVERGE, || async { token_count(&cluster.pops[2]).await == Some(1) }).await.unwrap();
+    let echo = EchoBackend::start_with_name("pinned").await.unwrap();
+    let tcp_echo = warren_test_support::TcpEchoBackend::start().await.unwrap();
+    let iad = cluster.pops[1].tunnel.to_string();
+
+    // No --url: one random name and one port, the same through both PoPs.
+    let http = AgentProcess::http(&cluster.pops[0], &token, &echo.addr().to_string(), &["--server-addr", &iad]).await;
+    let tcp = AgentProcess::tcp(&cluster.pops[0], &token, &tcp_echo.addr().to_string(), &["--server-addr", &iad]).await;
+    let urls = online_n(&http, 2).await;
+    assert_eq!(urls[0], urls[1], "one name on both PoPs");
+    let tcp_urls = online_n(&tcp, 2).await;
+    assert_eq!(tcp_urls[0], tcp_urls[1], "one port on both PoPs");
+    let url = urls[0].clone();
+    held_by(&cluster.pops[2], &url, &["pop-fra", "pop-iad"]).await;
+    held_by(&cluster.pops[2], &tcp_urls[0], &["pop-fra", "pop-iad"]).await;
+
+    // pop-iad restarts: the agents come back to it with the same name and port.
+    cluster.pops[1].restart().await;
+    assert_eq!(online_n(&http, 3).await[2], url, "the same name after the PoP restarted");
+    assert_eq!(online_n(&tcp, 3).await[2], tcp_urls[0], "the same port after the PoP restarted");
+    held_by(&cluster.pops[2], &url, &["pop-fra", "pop-iad"]).await;
+
+    // Another agent (even with the same token) cannot take the URL through a third PoP.
+    let mut thief = AgentProcess::spawn(&cluster.pops[2], "http", &token, &echo.addr().to_string(), &["--url", &url]);
+    thief.wait_for_line(|l| l.contains("WARREN_ERR_URL_IN_USE"), CONVERGE).await.unwrap();
+    assert_eq!(thief.wait_exit(Duration::from_secs(10)).await.unwrap().code(), Some(1));
+    let mut port_thief =
+        AgentProcess::spawn(&cluster.pops[2], "tcp", &token, &tcp_echo.addr().to_string(), &["--url", &tcp_urls[0]]);
+    port_thief.wait_for_line(|l| l.contains("WARREN_ERR_URL_IN_USE"), CONVERGE).await.unwrap();
+    assert_eq!(port_thief.wait_exit(Duration::from_secs(10)).await.unwrap().code(), Some(1));
+
+    // Requests entering the third PoP still reach the first agent.
+    let host = url.trim_start_matches("https://").to_owned();
+    let sin_ip: std::net::IpAddr = ip(2).parse().unwrap();
+    let client = reqwest::Client::builder()
+        .resolve(&host, std::net::SocketAddr::new(sin_ip, 0))
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let res = client.get(format!("http://{host}:{}/echo", cluster.pops[2].http.port())).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-backend"], "pinned");
+}

@@ -89,6 +89,27 @@ fn specs_of(endpoints: &[EndpointOptions]) -> Vec<EndpointSpec> {
         .collect()
 }
 
+/// Fills in the URL an endpoint without one was given first (see `Inner::pinned`).
+fn with_pinned(mut specs: Vec<EndpointSpec>, pinned: &[Option<String>]) -> Vec<EndpointSpec> {
+    for spec in &mut specs {
+        if spec.url.is_none() {
+            spec.url = pinned.get(spec.key as usize).cloned().flatten();
+        }
+    }
+    specs
+}
+
+/// Remembers the URLs endpoints were given, for those not pinned yet.
+fn pin(pinned: &mut [Option<String>], results: &[RegisterResult]) {
+    for r in results {
+        if let RegisterResult::Online { key, url } = r
+            && let Some(slot @ None) = pinned.get_mut(*key as usize)
+        {
+            *slot = Some(url.clone());
+        }
+    }
+}
+
 /// The agent: tunnels to every PoP address, each re-established on its own.
 pub struct Agent {
     inner: Arc<Inner>,
@@ -105,6 +126,12 @@ struct Inner {
     /// The endpoints as they are now; a change (a reloaded traffic policy) is re-registered on
     /// every live tunnel without closing it.
     current: tokio::sync::watch::Sender<Arc<[EndpointOptions]>>,
+    /// The URL each endpoint was first given (by index), for endpoints configured without one
+    /// (a random name, or the next free TCP port): every tunnel and every reconnect asks for
+    /// that URL again, so the endpoint has one address on every PoP and keeps it. While one is
+    /// still unknown, registrations take turns (the lock), so two tunnels starting together
+    /// cannot be handed two different names.
+    pinned: tokio::sync::Mutex<Vec<Option<String>>>,
 }
 
 /// Codes after which retrying cannot help: the agent stops and says why.
@@ -146,8 +173,10 @@ impl Agent {
         backend_tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let agent_id = format!("agent-{:016x}", rand::random::<u64>());
         let current = tokio::sync::watch::channel(Arc::from(opts.endpoints.clone())).0;
+        let pinned = tokio::sync::Mutex::new(vec![None; opts.endpoints.len()]);
         let inner = Inner {
             current,
+            pinned,
             opts,
             endpoint,
             tcp_tls,
@@ -250,10 +279,19 @@ impl Inner {
         });
         let mut updates = self.current.subscribe();
         let mut endpoints: Arc<[EndpointOptions]> = updates.borrow_and_update().clone();
-        let specs = specs_of(&endpoints);
-        let results = match session.register(specs).await {
-            Ok(r) => r,
-            Err(e) => return Ok(format!("registration failed: {e}")),
+        let results = {
+            let pinned = self.pinned.lock().await;
+            let specs = with_pinned(specs_of(&endpoints), &pinned);
+            // The turn is kept only while some endpoint still waits for its first URL.
+            let mut pinned = specs.iter().any(|s| s.url.is_none()).then_some(pinned);
+            let results = match session.register(specs).await {
+                Ok(r) => r,
+                Err(e) => return Ok(format!("registration failed: {e}")),
+            };
+            if let Some(pinned) = pinned.as_mut() {
+                pin(pinned, &results);
+            }
+            results
         };
         for r in results {
             match r {
@@ -298,7 +336,8 @@ impl Inner {
                         continue;
                     }
                     endpoints = updates.borrow_and_update().clone();
-                    match session.register(specs_of(&endpoints)).await {
+                    let specs = with_pinned(specs_of(&endpoints), &self.pinned.lock().await);
+                    match session.register(specs).await {
                         Ok(results) => {
                             for r in results {
                                 if let RegisterResult::Refused { code, message, .. } = r {

@@ -18,7 +18,9 @@ use warren_tunnel::Registry;
 /// How often the registry is compared with the replicated bindings.
 const TICK: Duration = Duration::from_millis(150);
 
-type Held = BTreeMap<String, (u32, Option<String>)>;
+/// What this PoP holds for one URL: agents, policy, agent ids, pooling.
+type Holding = (u32, Option<String>, Vec<String>, bool);
+type Held = BTreeMap<String, Holding>;
 
 pub(crate) async fn sync_loop(node: Arc<ClusterNode>, registry: Weak<Registry>) {
     node.announced().await;
@@ -28,24 +30,44 @@ pub(crate) async fn sync_loop(node: Arc<ClusterNode>, registry: Weak<Registry>) 
     loop {
         ticker.tick().await;
         let Some(reg) = registry.upgrade() else { return };
-        let local: Held =
-            reg.endpoints().into_iter().map(|e| (e.url, (e.agents as u32, e.policy.map(|p| p.to_string())))).collect();
+        let local: Held = reg
+            .endpoints()
+            .into_iter()
+            .map(|e| (e.url, (e.agents as u32, e.policy.map(|p| p.to_string()), e.agent_ids, e.pooling)))
+            .collect();
         drop(reg);
         let replicated: Held = node.shared().read(|s| {
             s.bindings()
                 .iter()
-                .filter_map(|(url, holders)| holders.get(&me).map(|b| (url.clone(), (b.agents, b.policy.clone()))))
+                .filter_map(|(url, holders)| {
+                    holders
+                        .get(&me)
+                        .map(|b| (url.clone(), (b.agents, b.policy.clone(), b.agent_ids.clone(), b.pooling)))
+                })
                 .collect()
         });
-        let mut changes: Vec<(String, u32, Option<String>)> = local
+        let mut changes: Vec<(String, Holding)> = local
             .iter()
             .filter(|(url, held)| replicated.get(*url) != Some(held))
-            .map(|(url, (n, p))| (url.clone(), *n, p.clone()))
+            .map(|(u, h)| (u.clone(), h.clone()))
             .collect();
-        changes.extend(replicated.keys().filter(|url| !local.contains_key(*url)).map(|url| (url.clone(), 0, None)));
-        for (url, agents, policy) in changes {
+        changes.extend(
+            replicated
+                .keys()
+                .filter(|url| !local.contains_key(*url))
+                .map(|url| (url.clone(), (0, None, vec![], false))),
+        );
+        for (url, (agents, policy, agent_ids, pooling)) in changes {
             let incarnation = node.incarnation();
-            let cmd = Command::SetEndpointAgents { url: url.clone(), pop: me.clone(), incarnation, agents, policy };
+            let cmd = Command::SetEndpointAgents {
+                url: url.clone(),
+                pop: me.clone(),
+                incarnation,
+                agents,
+                policy,
+                agent_ids,
+                pooling,
+            };
             match node.write(cmd).await {
                 Ok(Outcome::EndpointBound { .. }) => debug!(%url, agents, "endpoint binding replicated"),
                 Ok(Outcome::Rejected(Rejection::StaleIncarnation { current, .. })) => {

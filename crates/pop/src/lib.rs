@@ -196,6 +196,14 @@ impl Pop {
         let geo = Arc::new(warren_edge::policy::GeoDb::open(networks, cfg.geo.mmdb.as_deref()).map_err(PopError::Geo)?);
         let guard = warren_edge::policy::PolicyGuard::new(policies, jwks, cfg.region.clone()).with_geo(geo.clone());
         node.set_local_endpoints(Arc::new(router::LocalOnly { registry: registry.clone() }));
+        {
+            // A URL another agent serves on another PoP is refused here too.
+            let node = Arc::downgrade(&node);
+            registry.set_url_taken_elsewhere(Arc::new(move |url, agent, pooling| {
+                let Some(node) = node.upgrade() else { return false };
+                node.shared().read(|s| s.url_taken_elsewhere(url, node.pop_id(), agent, pooling))
+            }));
+        }
         tokio::spawn(bindings::sync_loop(node.clone(), Arc::downgrade(&registry)));
         let router = Arc::new(router::ClusterRouter { registry: registry.clone(), node: node.clone() });
         let edge = router::start_edge(&cfg, router, Arc::new(guard)).await?;

@@ -53,6 +53,11 @@ pub enum Command {
         incarnation: u64,
         agents: u32,
         policy: Option<String>,
+        /// The serving agents' ids (see [`crate::Binding::agent_ids`]).
+        #[serde(default)]
+        agent_ids: Vec<String>,
+        #[serde(default)]
+        pooling: bool,
     },
     /// The leader saw `id` down: drop its bindings, unless it restarted since (`incarnation` is
     /// the one the leader saw).

@@ -59,6 +59,14 @@ pub struct Binding {
     /// The endpoint's traffic policy as its agents sent it. Replicated because the PoP a request
     /// enters enforces the policy, and that need not be the PoP the agent is connected to.
     pub policy: Option<String>,
+    /// The agents serving it there (their `agent_id`s, sorted): a URL held by one agent on one
+    /// PoP is not given to another agent on another PoP. Empty in entries written before the
+    /// field existed (taken as "some other agent").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agent_ids: Vec<String>,
+    /// Its agents asked for pooling: other pooling agents may join, on any PoP.
+    #[serde(default)]
+    pub pooling: bool,
 }
 
 /// Endpoint URL → PoP id → what that PoP holds for it.

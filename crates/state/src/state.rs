@@ -127,7 +127,7 @@ impl State {
                 self.drop_bindings_of(&id);
                 Outcome::PopStarted { id, incarnation }
             }
-            Command::SetEndpointAgents { url, pop, incarnation, agents, policy } => {
+            Command::SetEndpointAgents { url, pop, incarnation, agents, policy, agent_ids, pooling } => {
                 if let Err(r) = self.check_incarnation(&pop, incarnation) {
                     return Outcome::Rejected(r);
                 }
@@ -139,7 +139,8 @@ impl State {
                         }
                     }
                 } else {
-                    self.bindings.entry(url.clone()).or_default().insert(pop.clone(), Binding { agents, policy });
+                    let binding = Binding { agents, policy, agent_ids, pooling };
+                    self.bindings.entry(url.clone()).or_default().insert(pop.clone(), binding);
                 }
                 Outcome::EndpointBound { url, pop, agents }
             }
@@ -206,6 +207,19 @@ impl State {
     /// The PoPs holding sessions for `url`, with their session counts, ordered by PoP id.
     pub fn holders(&self, url: &str) -> Vec<(&str, u32)> {
         self.bindings.get(url).map(|h| h.iter().map(|(p, b)| (p.as_str(), b.agents)).collect()).unwrap_or_default()
+    }
+
+    /// Whether `url` is served on a PoP other than `pop` by an agent other than `agent_id`, in a
+    /// way that excludes a new agent: not both pooling. The same agent on several PoPs (an agent
+    /// keeps a tunnel to each) is one endpoint, not a conflict.
+    pub fn url_taken_elsewhere(&self, url: &str, pop: &str, agent_id: &str, pooling: bool) -> bool {
+        self.bindings.get(url).is_some_and(|holders| {
+            holders.iter().any(|(p, b)| {
+                p != pop
+                    && !(pooling && b.pooling)
+                    && (b.agent_ids.is_empty() || b.agent_ids.iter().any(|a| a != agent_id))
+            })
+        })
     }
 
     /// The traffic policy of `url` as replicated by the PoPs holding it (the first holder's).

@@ -196,7 +196,51 @@ fn pop(id: &str) -> PopRecord {
 }
 
 fn bind(url: &str, pop: &str, incarnation: u64, agents: u32) -> Command {
-    Command::SetEndpointAgents { url: url.into(), pop: pop.into(), incarnation, agents, policy: None }
+    Command::SetEndpointAgents {
+        url: url.into(),
+        pop: pop.into(),
+        incarnation,
+        agents,
+        policy: None,
+        agent_ids: vec![],
+        pooling: false,
+    }
+}
+
+fn bind_agent(url: &str, pop: &str, agent: &str, pooling: bool) -> Command {
+    Command::SetEndpointAgents {
+        url: url.into(),
+        pop: pop.into(),
+        incarnation: 1,
+        agents: 1,
+        policy: None,
+        agent_ids: vec![agent.into()],
+        pooling,
+    }
+}
+
+#[test]
+fn a_url_held_by_one_agent_is_not_given_to_another_on_another_pop() {
+    let mut s = State::new();
+    for id in ["fra", "iad", "sin"] {
+        s.apply(Command::UpsertPop { record: pop(id) }, 1);
+        s.apply(Command::StartPop { id: id.into() }, 1);
+    }
+    s.apply(bind_agent("https://a.z", "fra", "agent-1", false), 2);
+    // Another agent, another PoP: taken. The same agent on another PoP: its own endpoint.
+    assert!(s.url_taken_elsewhere("https://a.z", "iad", "agent-2", false));
+    assert!(s.url_taken_elsewhere("https://a.z", "iad", "agent-2", true), "pooling needs both sides");
+    assert!(!s.url_taken_elsewhere("https://a.z", "iad", "agent-1", false));
+    // On the holding PoP itself the local registry decides.
+    assert!(!s.url_taken_elsewhere("https://a.z", "fra", "agent-2", false));
+    assert!(!s.url_taken_elsewhere("https://b.z", "iad", "agent-2", false));
+
+    s.apply(bind_agent("https://p.z", "fra", "agent-1", true), 2);
+    assert!(!s.url_taken_elsewhere("https://p.z", "iad", "agent-2", true), "pooled on both sides");
+    assert!(s.url_taken_elsewhere("https://p.z", "iad", "agent-2", false));
+    // An entry written before agent ids were replicated counts as another agent's.
+    s.apply(bind("https://old.z", "sin", 1, 1), 2);
+    assert!(s.url_taken_elsewhere("https://old.z", "iad", "agent-1", false));
 }
 
 #[test]
@@ -227,6 +271,8 @@ fn bindings_follow_the_pops_incarnation() {
         incarnation: 1,
         agents: 1,
         policy: Some("on_http_request: []".into()),
+        agent_ids: vec![],
+        pooling: false,
     };
     s.apply(with_policy, 3);
     assert_eq!(s.endpoint_policy("https://a.z"), Some("on_http_request: []"));

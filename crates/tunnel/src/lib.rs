@@ -27,7 +27,9 @@ pub use client::{
     read_stream_header,
 };
 pub use error::TunnelError;
-pub use registry::{EndpointInfo, PortBinder, PortGuard, PortTakenElsewhere, Registry, Route, SessionId};
+pub use registry::{
+    EndpointInfo, PortBinder, PortGuard, PortTakenElsewhere, Registry, Route, SessionId, UrlTakenElsewhere,
+};
 pub use server::{SessionHooks, TunnelServer};
 pub use session::{SessionConn, StreamOpener, Transport};
 pub use stream::{BoxRead, BoxWrite, TunnelStream};

@@ -36,6 +36,10 @@ pub type PortBinder = Arc<dyn Fn(u16) -> std::io::Result<PortGuard> + Send + Syn
 /// Whether a TCP port is in use elsewhere in the cluster (then it is not handed to a new endpoint).
 pub type PortTakenElsewhere = Arc<dyn Fn(u16) -> bool + Send + Sync>;
 
+/// Whether `(url, agent_id, pooling)` conflicts with what another PoP of the cluster serves
+/// (another agent holds the URL there, and not both pool): then it is refused here too.
+pub type UrlTakenElsewhere = Arc<dyn Fn(&str, &str, bool) -> bool + Send + Sync>;
+
 #[derive(Clone)]
 struct Member {
     session: SessionId,
@@ -68,6 +72,9 @@ pub struct EndpointInfo {
     /// The endpoint's traffic policy text, as its agents sent it.
     #[serde(skip)]
     pub policy: Option<Arc<str>>,
+    /// Its agents' ids, sorted, once each.
+    #[serde(skip)]
+    pub agent_ids: Vec<String>,
 }
 
 /// A chosen agent for one public connection or request.
@@ -89,6 +96,7 @@ pub struct Registry {
     tcp_ports: Option<(u16, u16)>,
     binder: Option<PortBinder>,
     taken_elsewhere: std::sync::OnceLock<PortTakenElsewhere>,
+    url_taken_elsewhere: std::sync::OnceLock<UrlTakenElsewhere>,
     inner: Mutex<Inner>,
 }
 
@@ -99,6 +107,7 @@ impl Registry {
             tcp_ports,
             binder,
             taken_elsewhere: std::sync::OnceLock::new(),
+            url_taken_elsewhere: std::sync::OnceLock::new(),
             inner: Mutex::new(Inner { bindings: HashMap::new(), ports: HashMap::new(), offline: VecDeque::new() }),
         }
     }
@@ -113,6 +122,12 @@ impl Registry {
     /// `tcp://ZONE:PORT` names one endpoint on every PoP. Set once.
     pub fn set_taken_elsewhere(&self, f: PortTakenElsewhere) {
         let _ = self.taken_elsewhere.set(f);
+    }
+
+    /// Endpoints other PoPs serve: a URL another agent holds there is refused here
+    /// (`WARREN_ERR_URL_IN_USE`), as it would be on that PoP. Set once.
+    pub fn set_url_taken_elsewhere(&self, f: UrlTakenElsewhere) {
+        let _ = self.url_taken_elsewhere.set(f);
     }
 
     fn is_taken_elsewhere(&self, port: u16) -> bool {
@@ -158,6 +173,14 @@ impl Registry {
             Protocol::Http => self.http_key(spec.url.as_deref(), inner, random)?,
             Protocol::Tcp => self.tcp_key(spec.url.as_deref(), inner)?,
         };
+        if self.url_taken_elsewhere.get().is_some_and(|f| f(&url, agent_id, spec.pooling)) {
+            return Err((
+                ErrorCode::UrlInUse,
+                format!(
+                    "{url} is served by another agent on another PoP; start every agent with --pooling-enabled to share it"
+                ),
+            ));
+        }
         let member = Member { session, agent_id: agent_id.clone(), key: spec.key, conn: conn.clone() };
         let policy = spec.traffic_policy.as_deref().map(Arc::from);
         if let Some(b) = inner.bindings.get_mut(&key) {
@@ -293,6 +316,12 @@ impl Registry {
                 agents: b.members.len(),
                 pooling: b.pooling,
                 policy: b.policy.clone(),
+                agent_ids: {
+                    let mut ids: Vec<String> = b.members.iter().map(|m| m.agent_id.to_string()).collect();
+                    ids.sort();
+                    ids.dedup();
+                    ids
+                },
             })
             .collect();
         v.sort_by(|a, b| a.url.cmp(&b.url));
