@@ -150,6 +150,17 @@ async fn any_pop_serves_an_endpoint_whose_agent_is_on_another() {
         assert_eq!(res.headers().get("x-operator").map(|v| v.to_str().unwrap()), Some("v2"), "via {}", pop.id);
     }
 
+    // Every PoP reports how far behind the proposals it applies, and its Raft term.
+    for pop in [fra, iad, sin] {
+        let text = admin().get(format!("http://{}/metrics", pop.admin)).send().await.unwrap().text().await.unwrap();
+        let value = |name: &str| -> Option<f64> {
+            text.lines().find(|l| l.starts_with(name))?.rsplit(' ').next()?.parse().ok()
+        };
+        assert!(value("warren_raft_apply_lag_seconds_count").is_some_and(|n| n >= 1.0), "{}:\n{text}", pop.id);
+        assert!(value("warren_raft_apply_seconds_count").is_some_and(|n| n >= 1.0), "{}", pop.id);
+        assert!(value("warren_raft_term").is_some_and(|t| t >= 1.0), "{}", pop.id);
+    }
+
     // An endpoint nobody holds is still a 404 everywhere, with its code.
     let res = client.get(fra.http_url("nobody", "/")).send().await.unwrap();
     assert_eq!(res.status(), 404);

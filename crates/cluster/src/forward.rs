@@ -23,6 +23,10 @@ use crate::rpc::{ForwardRequest, MAX_RPC, Rpc, RpcReply};
 
 /// Opening a forwarded stream, including the holder's own stream to its agent.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
+/// The same, when another holder is left to try: a holder that just died (its health not yet
+/// known) must not hold a request for the whole [`OPEN_TIMEOUT`]. Nothing of the request has
+/// been sent when an attempt is abandoned, so trying the next holder cannot run it twice.
+const OPEN_TIMEOUT_WITH_FALLBACK: Duration = Duration::from_millis(1500);
 
 /// Great-circle distance in km (haversine, mean Earth radius).
 pub fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
@@ -56,8 +60,11 @@ pub(crate) async fn open(
 ) -> Result<TunnelStream, ErrorCode> {
     let mut last = ErrorCode::EndpointOffline;
     let rpc = Rpc::Forward(req);
-    for (pop, addr) in order(inner, holders) {
-        match inner.transport.open(&addr, &rpc, OPEN_TIMEOUT).await {
+    let ordered = order(inner, holders);
+    let count = ordered.len();
+    for (i, (pop, addr)) in ordered.into_iter().enumerate() {
+        let timeout = if i + 1 < count { OPEN_TIMEOUT_WITH_FALLBACK } else { OPEN_TIMEOUT };
+        match inner.transport.open(&addr, &rpc, timeout).await {
             Ok((RpcReply::Forward(Ok(())), stream)) => {
                 ::metrics::counter!(metrics::CLUSTER_FORWARDED, "result" => "ok").increment(1);
                 return Ok(stream);

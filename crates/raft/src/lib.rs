@@ -26,7 +26,7 @@ use std::path::Path;
 pub use config::{RaftTimeouts, raft_config};
 pub use error::RaftStoreError;
 pub use log_store::LogStore;
-pub use shared::SharedState;
+pub use shared::{APPLY_LAG_SECONDS, APPLY_SECONDS, SharedState};
 pub use state_machine::{StateMachineStore, StateSnapshotBuilder};
 pub use types::{NodeId, PopNode, Raft, Request, Response, TypeConfig, node_id};
 

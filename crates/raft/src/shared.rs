@@ -18,6 +18,11 @@ use crate::Request;
 
 type Listener = Arc<dyn Fn(Option<(&Command, &Outcome)>) + Send + Sync>;
 
+/// Seconds one entry takes to apply to the in-memory state (histogram).
+pub const APPLY_SECONDS: &str = "warren_raft_apply_seconds";
+/// Seconds from an entry's proposal to its application on this PoP (histogram).
+pub const APPLY_LAG_SECONDS: &str = "warren_raft_apply_lag_seconds";
+
 /// The applied replicated state, shared between the Raft state machine and the PoP. Cloning is
 /// cheap: clones share one state.
 #[derive(Clone)]
@@ -81,12 +86,19 @@ impl SharedState {
     /// Applies one command from the log entry at `index`.
     pub(crate) fn apply(&self, request: Request, index: u64) -> Outcome {
         let Request { cmd, at_ms } = request;
+        let started = std::time::Instant::now();
         let outcome = {
             let mut applied = self.applied_mut();
             let outcome = applied.state.apply(cmd.clone(), at_ms);
             applied.last_applied = Some(index);
             outcome
         };
+        metrics::histogram!(APPLY_SECONDS).record(started.elapsed().as_secs_f64());
+        // From the proposal (the proposing PoP's clock) to this PoP's state: replication and
+        // commit included, so it shows how far behind this replica runs (clock skew shifts it).
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let lag_ms = now_ms.saturating_sub(u128::from(at_ms));
+        metrics::histogram!(APPLY_LAG_SECONDS).record(lag_ms as f64 / 1000.0);
         // After the lock is released, so a listener may read the state.
         for listener in self.listeners().iter() {
             listener(Some((&cmd, &outcome)));
