@@ -159,10 +159,14 @@ fn locate(h: &Handler, q: &Query<'_>, src: IpAddr) -> ClientLocation {
         // the answer is the one for an unknown location, valid for everyone (scope 0).
         Some(ecs) if ecs.source_prefix == 0 => ClientLocation { coordinates: None, scope: 0, from_ecs: true },
         Some(ecs) => {
-            let l = h.geo().locate(ecs.addr);
+            // An IPv4-mapped IPv6 subnet is the IPv4 subnet it maps (`geo.networks` lists IPv4
+            // networks once); its scope stays counted in IPv6 bits, as the query's family is.
+            let addr = ecs.addr.to_canonical();
+            let l = h.geo().locate(addr);
+            let mapped = addr.is_ipv4() && ecs.addr.is_ipv6();
             ClientLocation {
                 coordinates: l.coordinates.map(|c| (c.latitude, c.longitude)),
-                scope: l.prefix_len,
+                scope: if mapped { l.prefix_len.saturating_add(96).min(128) } else { l.prefix_len },
                 from_ecs: true,
             }
         }

@@ -40,6 +40,9 @@ pub struct DnsConfig {
     pub tcp_idle_timeout: Duration,
     /// TCP connections served at once; more wait in the listen backlog. Default 1024.
     pub max_tcp_connections: usize,
+    /// TCP connections one client address may hold at once, so that one client cannot take
+    /// every slot (RFC 9210 §4). Default 32.
+    pub max_tcp_per_client: usize,
 }
 
 impl DnsConfig {
@@ -55,6 +58,7 @@ impl DnsConfig {
             max_udp_payload: 1232,
             tcp_idle_timeout: Duration::from_secs(10),
             max_tcp_connections: 1024,
+            max_tcp_per_client: 32,
         }
     }
 }

@@ -21,6 +21,8 @@ pub const ECS_TOTAL: &str = "warren_dns_ecs_total";
 pub const CHOSEN_POP_TOTAL: &str = "warren_dns_chosen_pop_total";
 /// Packets dropped (too short to answer, not a query) or answered FORMERR.
 pub const MALFORMED_TOTAL: &str = "warren_dns_malformed_total";
+/// TCP connections closed on accept because their client held its share of connections.
+pub const TCP_REFUSED_TOTAL: &str = "warren_dns_tcp_refused_total";
 
 /// Registers units and help texts with the installed recorder (call once at start-up).
 pub fn describe() {
@@ -29,6 +31,11 @@ pub fn describe() {
     metrics::describe_counter!(ECS_TOTAL, "DNS queries with an EDNS Client Subnet option");
     metrics::describe_counter!(CHOSEN_POP_TOTAL, "GSLB answers by the PoP handed out");
     metrics::describe_counter!(MALFORMED_TOTAL, "DNS packets dropped or answered FORMERR");
+    metrics::describe_counter!(TCP_REFUSED_TOTAL, "DNS TCP connections refused: the client held its share");
+    // Present from the start at 0, so rate() and absent() alerts work before the first event.
+    for name in [ECS_TOTAL, MALFORMED_TOTAL, TCP_REFUSED_TOTAL] {
+        metrics::counter!(name).increment(0);
+    }
 }
 
 /// Record types with a label of their own; every other type is `other`.
@@ -80,6 +87,7 @@ pub(crate) struct Handles {
     queries: Vec<[OnceLock<Counter>; Rcode::COUNT]>,
     ecs: OnceLock<Counter>,
     malformed: OnceLock<Counter>,
+    tcp_refused: OnceLock<Counter>,
     answer_udp: OnceLock<Histogram>,
     answer_tcp: OnceLock<Histogram>,
     /// By PoP id; the ids of one cluster are few, but the map is bounded anyway.
@@ -96,6 +104,7 @@ impl Handles {
             queries: (0..=NONE).map(|_| std::array::from_fn(|_| OnceLock::new())).collect(),
             ecs: OnceLock::new(),
             malformed: OnceLock::new(),
+            tcp_refused: OnceLock::new(),
             answer_udp: OnceLock::new(),
             answer_tcp: OnceLock::new(),
             chosen: RwLock::new(HashMap::new()),
@@ -116,6 +125,10 @@ impl Handles {
 
     pub(crate) fn malformed(&self) {
         self.malformed.get_or_init(|| metrics::counter!(MALFORMED_TOTAL)).increment(1);
+    }
+
+    pub(crate) fn tcp_refused(&self) {
+        self.tcp_refused.get_or_init(|| metrics::counter!(TCP_REFUSED_TOTAL)).increment(1);
     }
 
     /// The time from a query's arrival to its answer.

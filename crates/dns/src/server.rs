@@ -1,9 +1,11 @@
 //! The sockets: UDP and TCP on one address, served until the handle says stop.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -33,11 +35,16 @@ impl DnsServer {
         geo: Arc<GeoDb>,
     ) -> Result<DnsHandle, DnsError> {
         let max_tcp = cfg.max_tcp_connections.max(1);
-        let idle = cfg.tcp_idle_timeout;
+        let tcp = TcpLimits {
+            idle: cfg.tcp_idle_timeout,
+            per_client: cfg.max_tcp_per_client.max(1),
+            total: max_tcp,
+            clients: Mutex::new(HashMap::new()),
+        };
         let handler = Arc::new(Handler::new(cfg, view, geo)?);
-        let (udp, tcp) = bind(addr).await?;
+        let (udp, tcp_listener) = bind(addr).await?;
         let udp = Arc::new(udp);
-        let (udp_addr, tcp_addr) = (local_addr(&udp, addr, "udp")?, tcp_addr(&tcp, addr)?);
+        let (udp_addr, tcp_addr) = (local_addr(&udp, addr, "udp")?, tcp_addr(&tcp_listener, addr)?);
         // A bigger receive buffer rides out bursts; the kernel caps it at net.core.rmem_max.
         let _ = socket2::SockRef::from(&*udp).set_recv_buffer_size(4 << 20);
 
@@ -48,7 +55,7 @@ impl DnsServer {
             tasks.push(tokio::spawn(serve_udp(udp.clone(), handler.clone(), stopped.clone())));
         }
         let limits = Arc::new(Semaphore::new(max_tcp));
-        tasks.push(tokio::spawn(serve_tcp(tcp, handler, limits, idle, stopped)));
+        tasks.push(tokio::spawn(serve_tcp(tcp_listener, handler, limits, Arc::new(tcp), stopped)));
         tracing::info!(udp.addr = %udp_addr, tcp.addr = %tcp_addr, "DNS server listening");
         Ok(DnsHandle { udp_addr, tcp_addr, stop, tasks })
     }
@@ -144,18 +151,63 @@ async fn serve_udp(socket: Arc<UdpSocket>, handler: Arc<Handler>, mut stopped: w
     }
 }
 
+/// What keeps one client from holding every TCP connection (RFC 7766 §6.2, RFC 9210 §4).
+struct TcpLimits {
+    idle: Duration,
+    /// Connections one client address may hold at once; more are closed on accept.
+    per_client: usize,
+    total: usize,
+    clients: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl TcpLimits {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.clients.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts a connection of `client`, unless it holds its share already.
+    fn admit(&self, client: IpAddr) -> bool {
+        let mut clients = self.lock();
+        let n = clients.entry(client).or_insert(0);
+        if *n >= self.per_client {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn release(&self, client: IpAddr) {
+        let mut clients = self.lock();
+        if let Some(n) = clients.get_mut(&client) {
+            *n -= 1;
+            if *n == 0 {
+                clients.remove(&client);
+            }
+        }
+    }
+
+    /// How long a connection may wait for its next query: the configured idle time, cut to
+    /// [`BUSY_IDLE`] while nine in ten connection slots are taken, so idle clients make room.
+    fn idle_now(&self, slots: &Semaphore) -> Duration {
+        if slots.available_permits() * 10 < self.total { self.idle.min(BUSY_IDLE) } else { self.idle }
+    }
+}
+
+/// The idle time of TCP connections while the server is near its connection limit.
+const BUSY_IDLE: Duration = Duration::from_secs(1);
+
 async fn serve_tcp(
     listener: TcpListener,
     handler: Arc<Handler>,
-    limits: Arc<Semaphore>,
-    idle: std::time::Duration,
+    slots: Arc<Semaphore>,
+    limits: Arc<TcpLimits>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut connections = tokio::task::JoinSet::new();
     loop {
         // Wait for a free slot before accepting: excess connections queue in the backlog.
         let permit = tokio::select! {
-            p = limits.clone().acquire_owned() => match p {
+            p = slots.clone().acquire_owned() => match p {
                 Ok(p) => p,
                 Err(_) => return,
             },
@@ -171,12 +223,19 @@ async fn serve_tcp(
             },
             _ = stopped.changed() => break,
         };
-        let (handler, stopped) = (handler.clone(), stopped.clone());
+        let client = peer.ip().to_canonical();
+        if !limits.admit(client) {
+            tracing::debug!(client.addr = %peer, "DNS TCP connection refused: the client holds its share already");
+            handler.metrics().tcp_refused();
+            continue;
+        }
+        let (handler, stopped, limits, slots) = (handler.clone(), stopped.clone(), limits.clone(), slots.clone());
         connections.spawn(async move {
             let _permit = permit;
-            if let Err(error) = serve_connection(stream, peer.ip(), &handler, idle, stopped).await {
+            if let Err(error) = serve_connection(stream, peer.ip(), &handler, &limits, &slots, stopped).await {
                 tracing::trace!(%error, client.addr = %peer, "DNS TCP connection ended");
             }
+            limits.release(client);
         });
         // Reap finished connections so the set does not grow with the server's lifetime.
         while connections.try_join_next().is_some() {}
@@ -185,20 +244,24 @@ async fn serve_tcp(
     while connections.join_next().await.is_some() {}
 }
 
-/// Length-prefixed messages, answered in order, until the client closes, stays idle for
-/// `idle`, sends something unanswerable, or the server stops.
+/// Length-prefixed messages, answered in order, until the client closes, stays idle (see
+/// [`TcpLimits::idle_now`]), does not read its answers within the idle time, sends something
+/// unanswerable, or the server stops.
 async fn serve_connection(
     mut stream: TcpStream,
     peer: IpAddr,
     handler: &Handler,
-    idle: std::time::Duration,
+    limits: &TcpLimits,
+    slots: &Semaphore,
     mut stopped: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
     let mut buf = vec![0u8; MAX_MESSAGE];
+    let idle = limits.idle;
     loop {
+        let wait = limits.idle_now(slots);
         let len = tokio::select! {
-            r = tokio::time::timeout(idle, stream.read_u16()) => match r {
+            r = tokio::time::timeout(wait, stream.read_u16()) => match r {
                 Ok(len) => usize::from(len?),
                 Err(_) => return Ok(()),
             },
@@ -216,7 +279,11 @@ async fn serve_connection(
         let mut framed = Vec::with_capacity(2 + reply.len());
         framed.extend_from_slice(&(reply.len() as u16).to_be_bytes());
         framed.extend_from_slice(&reply);
-        stream.write_all(&framed).await?;
+        // A client that stops reading must not hold the connection (and a slot) for ever.
+        match tokio::time::timeout(idle, stream.write_all(&framed)).await {
+            Ok(r) => r?,
+            Err(_) => return Ok(()),
+        }
         handler.metrics().answered(true, started.elapsed().as_secs_f64());
     }
 }

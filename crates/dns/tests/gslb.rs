@@ -71,6 +71,15 @@ async fn clients_from_three_networks_get_their_nearest_pop() {
 }
 
 #[tokio::test]
+async fn an_ipv4_mapped_ecs_subnet_is_located_as_its_ipv4_network() {
+    let s = start("pop-fra").await;
+    // New York's 203.0.113.0/24 as ::ffff:203.0.113.0/120: New York's PoP, scope 96 + 24.
+    let (addrs, scope) = a_for(s.udp(), "www.edge.test.", Some(&Opt::ecs("::ffff:203.0.113.0/120"))).await;
+    assert_eq!(addrs, vec![IAD_V4]);
+    assert_eq!(scope, Some(120));
+}
+
+#[tokio::test]
 async fn without_ecs_the_source_address_locates_the_client() {
     // 127.0.0.0/8 is placed in Tokyo by the test's static networks.
     let s = start("pop-fra").await;

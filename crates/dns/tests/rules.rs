@@ -354,3 +354,63 @@ async fn several_queries_on_one_tcp_connection() {
         assert_eq!(a_records(&m), [want]);
     }
 }
+
+#[tokio::test]
+async fn one_client_cannot_hold_every_tcp_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut cfg = config("pop-fra");
+    cfg.max_tcp_per_client = 3;
+    cfg.tcp_idle_timeout = Duration::from_secs(2);
+    let s = start_with(cfg, snapshot(), GeoDb::from_networks(networks())).await;
+    let q = query("www.edge.test", A, Some(&Opt::ecs(PARIS_NET)));
+
+    // Its share is served; the next connection of the same client is closed unanswered.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut c = tokio::net::TcpStream::connect(s.tcp()).await.unwrap();
+        assert_eq!(a_records(&parse(&tcp_on(&mut c, &q).await)), [FRA_V4]);
+        held.push(c);
+    }
+    let mut extra = tokio::net::TcpStream::connect(s.tcp()).await.unwrap();
+    let _ = extra.write_all(&(q.len() as u16).to_be_bytes()).await;
+    let _ = extra.write_all(&q).await;
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(5), extra.read(&mut byte)).await.unwrap();
+    assert!(matches!(read, Ok(0) | Err(_)), "the fourth connection is closed: {read:?}");
+
+    // One leaves: the client may connect again.
+    drop(held.pop());
+    let again = wait_for_tcp_answer(s.tcp(), &q).await;
+    assert_eq!(a_records(&parse(&again)), [FRA_V4]);
+
+    // A client that sends queries and never reads the answers is cut off after the idle time:
+    // its 20 MB of queries cannot all be taken (the answers back up), and once the server gives
+    // up on the connection the write fails instead of hanging.
+    let mut greedy = tokio::net::TcpStream::connect(s.tcp()).await.unwrap();
+    let mut burst = Vec::new();
+    while burst.len() < 20 << 20 {
+        burst.extend_from_slice(&(q.len() as u16).to_be_bytes());
+        burst.extend_from_slice(&q);
+    }
+    let wrote = tokio::time::timeout(Duration::from_secs(20), greedy.write_all(&burst)).await;
+    assert!(matches!(wrote, Ok(Err(_))), "the server kept a connection that never reads: {wrote:?}");
+}
+
+/// A TCP exchange, retried while the server is still releasing a closed connection's slot.
+async fn wait_for_tcp_answer(server: std::net::SocketAddr, q: &[u8]) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for _ in 0..50 {
+        if let Ok(mut c) = tokio::net::TcpStream::connect(server).await {
+            let _ = c.write_all(&(q.len() as u16).to_be_bytes()).await;
+            let _ = c.write_all(q).await;
+            if let Ok(Ok(len)) = tokio::time::timeout(Duration::from_secs(2), c.read_u16()).await {
+                let mut buf = vec![0u8; usize::from(len)];
+                if c.read_exact(&mut buf).await.is_ok() {
+                    return buf;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no TCP answer after a connection was released");
+}
