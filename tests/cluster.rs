@@ -477,6 +477,10 @@ async fn an_agent_keeps_one_url_on_every_pop_and_no_other_agent_can_take_it() {
     let url = urls[0].clone();
     held_by(&cluster.pops[2], &url, &["pop-fra", "pop-iad"]).await;
     held_by(&cluster.pops[2], &tcp_urls[0], &["pop-fra", "pop-iad"]).await;
+    // One agent with tunnels to two PoPs is one agent.
+    let list = get(&cluster.pops[2], "/v1/endpoints").await.unwrap();
+    let entry = list.as_array().unwrap().iter().find(|e| e["url"] == url.as_str()).unwrap().clone();
+    assert_eq!(entry["agents"], 1, "{list}");
 
     // pop-iad restarts: the agents come back to it with the same name and port.
     cluster.pops[1].restart().await;

@@ -157,7 +157,7 @@ impl AdminBackend for ClusterBackend {
                     .map(|(url, holders)| EndpointInfo {
                         url: url.clone(),
                         pops: holders.keys().cloned().collect(),
-                        agents: holders.values().map(|b| b.agents).sum(),
+                        agents: agent_count(holders),
                     })
                     .collect()
             }))
@@ -167,4 +167,14 @@ impl AdminBackend for ClusterBackend {
     fn ready(&self) -> bool {
         self.node.ready()
     }
+}
+
+/// Distinct agents serving an endpoint: one agent with tunnels to several PoPs counts once.
+/// Bindings written before agent ids were replicated count their sessions instead.
+fn agent_count(holders: &std::collections::BTreeMap<String, warren_state::Binding>) -> u32 {
+    let mut ids: Vec<&str> = holders.values().flat_map(|b| b.agent_ids.iter().map(String::as_str)).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let unnamed: u32 = holders.values().filter(|b| b.agent_ids.is_empty()).map(|b| b.agents).sum();
+    ids.len() as u32 + unnamed
 }
