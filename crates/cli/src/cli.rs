@@ -6,7 +6,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Warren: a self-hosted global edge. PoPs, tunnel agents, traffic policy and GSLB DNS in one binary.
 #[derive(Debug, Parser)]
-#[command(name = "warren", version, about, propagate_version = true)]
+#[command(
+    name = "warren",
+    version,
+    about = "Warren: a self-hosted global edge. PoPs, tunnel agents, traffic policy and GSLB DNS in one binary.",
+    propagate_version = true
+)]
 pub struct Cli {
     /// Log line format.
     #[arg(long, global = true, value_enum, default_value = "text", env = "WARREN_LOG_FORMAT")]
