@@ -107,7 +107,7 @@ for _ in $(seq 300); do
 done
 [[ -n $ETCD_LEADER && ${#ETCD_FOLLOWERS[@]} == 2 ]] || die "etcd elected no leader (see $WORK/etcd*.log)"
 ETCD_MEMBERS=("$ETCD_LEADER" "${ETCD_FOLLOWERS[@]}")
-log "etcd $(etcd --version | head -1 | sed 's/.*: //'): leader $ETCD_LEADER"
+log "etcd $(etcd --version | sed -n '1s/.*: //p'): leader $ETCD_LEADER"
 
 # ---------------------------------------------------------------- alternate the systems
 for r in $(seq "$ROUNDS"); do
@@ -116,7 +116,7 @@ for r in $(seq "$ROUNDS"); do
     log "round $r/$ROUNDS: etcd, $WRITES writes through the leader and through a follower"
     python3 "$HERE/lib/cluster_writes.py" etcd - "$WRITES" "${ETCD_MEMBERS[@]}" > "$WORK/etcd-$r.json"
 done
-ETCD_VERSION=$(etcd --version | head -1 | sed 's/.*: //')
+ETCD_VERSION=$(etcd --version | sed -n '1s/.*: //p')
 
 python3 - "$WORK" "$OUT_DIR" "$WRITES" "$ROUNDS" "$ETCD_VERSION" <<'PY'
 import glob, json, os, platform, statistics, subprocess, sys

@@ -510,3 +510,114 @@ async fn an_agent_keeps_one_url_on_every_pop_and_no_other_agent_can_take_it() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["x-backend"], "pinned");
 }
+
+/// A UDP relay on loopback that delays every datagram by `delay` in each direction: a peer
+/// "across an ocean" without `tc netem` (not in this kernel). Each source gets its own upstream
+/// socket, so the target sees one address per peer, as through a NAT.
+struct SlowLink {
+    port: u16,
+}
+
+impl SlowLink {
+    async fn start(delay: Duration, target: std::sync::Arc<std::sync::OnceLock<std::net::SocketAddr>>) -> SlowLink {
+        use std::collections::HashMap;
+        use std::net::SocketAddr;
+        use std::sync::Arc;
+        use tokio::net::UdpSocket;
+        let front = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let port = front.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut upstreams: HashMap<SocketAddr, Arc<UdpSocket>> = HashMap::new();
+            let mut buf = vec![0u8; 65_536];
+            loop {
+                let Ok((n, from)) = front.recv_from(&mut buf).await else { return };
+                let Some(to) = target.get().copied() else { continue };
+                let up = match upstreams.get(&from) {
+                    Some(up) => up.clone(),
+                    None => {
+                        let up = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+                        up.connect(to).await.unwrap();
+                        // Replies go back to `from`, delayed too.
+                        let (up2, front2) = (up.clone(), front.clone());
+                        tokio::spawn(async move {
+                            let mut buf = vec![0u8; 65_536];
+                            while let Ok(n) = up2.recv(&mut buf).await {
+                                let (front, data) = (front2.clone(), buf[..n].to_vec());
+                                tokio::spawn(async move {
+                                    tokio::time::sleep(delay).await;
+                                    let _ = front.send_to(&data, from).await;
+                                });
+                            }
+                        });
+                        upstreams.insert(from, up.clone());
+                        up
+                    }
+                };
+                let data = buf[..n].to_vec();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = up.send(&data).await;
+                });
+            }
+        });
+        SlowLink { port }
+    }
+}
+
+/// A voter whose round trip is longer than the Raft heartbeat (the test cluster's is 100 ms; the
+/// relay makes pop-sin's 200 ms) still counts towards the quorum: with the third PoP dead, writes
+/// go on through the leader and the far voter. openraft gives each AppendEntries the heartbeat as
+/// its deadline; before the cluster network outlived that deadline (and dialled and kept its
+/// connections independently of each call), such a voter never acknowledged anything, and losing
+/// any other PoP stopped every write (`docs/scale.md`, "What it found").
+#[tokio::test(flavor = "multi_thread")]
+async fn a_voter_farther_than_a_heartbeat_keeps_the_quorum() {
+    let target = std::sync::Arc::new(std::sync::OnceLock::new());
+    let relay = SlowLink::start(Duration::from_millis(100), target.clone()).await;
+    let far = "pop-sin";
+    let mut cluster = Cluster::start_with(BIN, 3, |i, opts| {
+        if i == 2 {
+            let _ = target.set(std::net::SocketAddr::from(([127, 0, 0, 1], opts.cluster_port.unwrap())));
+        }
+        // Every PoP (pop-sin too: it advertises what its own entry says) reaches pop-sin through
+        // the relay.
+        let mut yaml = String::new();
+        for line in opts.extra_yaml.lines() {
+            if line.trim_start().starts_with(&format!("{far}:")) {
+                yaml.push_str(&format!("    {far}: 127.0.0.1:{}\n", relay.port));
+            } else {
+                yaml.push_str(line);
+                yaml.push('\n');
+            }
+        }
+        opts.extra_yaml = yaml;
+    })
+    .await;
+    let leader = {
+        let pops: Vec<&PopProcess> = cluster.pops.iter().collect();
+        converged(&pops, 3).await
+    };
+    let first = cluster.pops[0].create_token().await;
+    assert!(first.starts_with("wrn_"));
+
+    // Kill the PoP that is neither the far one nor the leader (if the far one leads, either other).
+    let victim = cluster.pops.iter().position(|p| p.id != far && p.id != leader).unwrap();
+    let victim_id = cluster.pops[victim].id.clone();
+    cluster.pops[victim].process.kill().await.unwrap();
+    let near = cluster.pops.iter().position(|p| p.id != far && p.id != victim_id).unwrap();
+    // The quorum is now the near PoP and the far one: writes must still be committed (after an
+    // election if the victim led), through either of them.
+    for via in [near, 2] {
+        let pop = &cluster.pops[via];
+        let token = wait_for(CONVERGE, || async {
+            let out = pop.admin(&["tokens", "create", "--description", "far quorum"]).await;
+            out.success().then(|| out.stdout.lines().last().unwrap_or_default().trim().to_owned())
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no write is committed through {} with {far} as the second voter", pop.id));
+        assert!(token.starts_with("wrn_"), "{token}");
+    }
+    wait_until(CONVERGE, || async { token_count(&cluster.pops[2]).await == Some(3) })
+        .await
+        .expect("the far PoP applies every write");
+}

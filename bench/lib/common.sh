@@ -4,6 +4,7 @@
 # The sourcing script sets BENCH_NAME (log prefix) and, before calling them, the knobs the
 # functions read: START_TIMEOUT, NGINX_WORKERS, LOG_LEVEL, ADMIN_TOKEN, OUT_DIR.
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the variables set here are read by the scripts that source this file
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
@@ -14,12 +15,15 @@ die() { log "error: $*"; exit 1; }
 
 # ---------------------------------------------------------------- processes and cleanup
 PIDS=()           # in start order; stopped in reverse
+PGROUPS=()        # leaders of process groups (child scripts started with setsid): the whole group is
+                  # sent TERM first, and KILL once the leaders are gone or past their grace period
 WORK=""
 PERF_PIDS=()
 cleanup() {
     local rc=$?
     set +e
     for pid in "${PERF_PIDS[@]}"; do kill -INT "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+    for pgid in "${PGROUPS[@]}"; do kill -TERM -- "-$pgid" 2>/dev/null; done
     for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
         kill -TERM "${PIDS[i]}" 2>/dev/null
     done
@@ -28,6 +32,7 @@ cleanup() {
         kill -KILL "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
+    for pgid in "${PGROUPS[@]}"; do kill -KILL -- "-$pgid" 2>/dev/null; done
     if [[ -n $WORK && -d $WORK ]]; then
         if [[ ${KEEP_WORK:-0} == 1 || $rc != 0 ]]; then
             log "logs and configs kept in $WORK"
@@ -94,7 +99,7 @@ make_work() { # make_work PREFIX: the temporary directory WORK, and OUT_DIR
 
 # ---------------------------------------------------------------- backend: nginx
 # A small static file; access log off; keep-alive connections never recycled during a run.
-# Sets NGINX_PID, NGINX_PORT, BODY_BYTES and DIRECT_URL.
+# NGINX_EXTRA_HTTP, if set, goes into the http block (e.g. `sendfile on;`). Sets NGINX_PID, NGINX_PORT, BODY_BYTES and DIRECT_URL.
 start_nginx() {
     printf 'Hello from the Warren tunnel benchmark backend. This body is a fixed 100 bytes long, padded.%6s\n' '' \
         > "$WORK/www/index.html"
@@ -117,6 +122,7 @@ http {
     keepalive_requests 100000000;
     keepalive_timeout 120s;
     default_type text/html;
+    ${NGINX_EXTRA_HTTP:-}
     server {
         listen 127.0.0.1:$NGINX_PORT;
         root $WORK/www;
@@ -139,7 +145,8 @@ EOF
 }
 
 # ---------------------------------------------------------------- PoP
-# Starts `warren pop` (zone edge.test) and creates an agent authtoken.
+# Starts `warren pop` (zone edge.test) and creates an agent authtoken. POP_EXTRA_YAML, if set, is
+# appended to pop.yaml (top-level keys such as `tcp_ports: 21000-21099`).
 # Sets POP_PID, POP_HTTP, POP_TUNNEL, POP_ADMIN and AUTHTOKEN.
 start_pop() {
     mkdir -p "$WORK/pop"
@@ -158,6 +165,7 @@ listen:
   admin: 127.0.0.1:0
 tls:
   dev_ca_dir: $WORK/pop/ca
+${POP_EXTRA_YAML:-}
 EOF
     log "starting warren pop"
     # No proxy: the PoP's own HTTP fetches (JWKS) go to 127.0.0.1 directly.
@@ -212,6 +220,7 @@ proc_ticks() { # summed utime+stime (all threads) of the given pids
     done
     echo "$t"
 }
+# shellcheck disable=SC2046 # a word list of pids
 nginx_pids() { echo "$NGINX_PID" $(pgrep -P "$NGINX_PID" || true); }
 sys_ticks() { # "busy total" over all CPUs from /proc/stat
     local _cpu user nice system idle iowait irq softirq steal rest
@@ -223,6 +232,7 @@ sys_ticks() { # "busy total" over all CPUs from /proc/stat
 # One wrk run; appends a JSON line to $WORK/runs.jsonl with wrk's figures and the CPU time of the
 # PoP ($POP_PID), the agent serving PATH ($AGENT_PID; empty for none), nginx, wrk and the machine.
 # WRK_SCRIPT (default lib/wrk-report.lua) is the wrk Lua script; it must print the WRKJSON line.
+# shellcheck disable=SC2086,SC2046 # AGENT_PID and nginx_pids are word lists of pids (or empty)
 run_wrk() {
     local id=$1 scenario=$2 path=$3 url=$4 t=$5 c=$6 secs=$7
     shift 7

@@ -24,6 +24,23 @@ enum Command {
         #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
         out: PathBuf,
     },
+    /// The chaos simulation: N PoPs running Warren's real cluster over a simulated network
+    /// (turmoil) through crashes, partitions, lossy and slow links, then a recovery; checks the
+    /// invariants. Exits 1 with the replay command if one is broken.
+    Chaos {
+        /// Seeds everything; the same seed gives the same trace.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Number of PoPs (3 to 43).
+        #[arg(long, default_value_t = warren_sim::chaos::DEFAULT_POPS)]
+        pops: usize,
+        /// About three simulated minutes instead of eleven (what CI runs).
+        #[arg(long)]
+        short: bool,
+        /// Where the trace goes (default: the system's temporary directory).
+        #[arg(long)]
+        trace: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -38,5 +55,6 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Chaos { seed, pops, short, trace } => warren_sim::chaos::cli(seed, pops, short, trace),
     }
 }

@@ -11,7 +11,9 @@ use warren_tunnel::framed::{read_frame, write_frame};
 
 use crate::secret::ClusterSecret;
 
-const PROTOCOL_VERSION: u32 = 1;
+/// 2: openraft with `single-term-leader` (votes and log ids no longer carry a node id next to the
+/// term), so a PoP of protocol 1 could not read this one's Raft messages.
+const PROTOCOL_VERSION: u32 = 2;
 const EXPORTER_LABEL: &[u8] = b"EXPORTER-warren-cluster-auth";
 const MAX_HELLO: usize = 4096;
 /// QUIC application close code: authentication failed.

@@ -117,8 +117,7 @@ pub(crate) async fn probe_loop(inner: Arc<Inner>) {
     let timeout = interval.clamp(Duration::from_millis(100), Duration::from_secs(2));
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Incarnations whose bindings this leader already expired.
-    let mut expired: HashSet<(String, u64)> = HashSet::new();
+    let expiring = Arc::new(Expiring::default());
     loop {
         ticker.tick().await;
         let targets = targets(&inner);
@@ -140,12 +139,25 @@ pub(crate) async fn probe_loop(inner: Arc<Inner>) {
             }
         });
         join_all(probes).await;
-        expire_dead_bindings(&inner, &mut expired).await;
+        expire_dead_bindings(&inner, &expiring);
     }
 }
 
+/// The leader's `ExpirePop` writes, by (PoP, incarnation).
+#[derive(Default)]
+struct Expiring {
+    /// Committed: this leader does not expire those bindings again.
+    done: Mutex<HashSet<(String, u64)>>,
+    /// Under way: at most one write per PoP and incarnation at a time.
+    in_flight: Mutex<HashSet<(String, u64)>>,
+}
+
 /// On the leader: clears the endpoint bindings of every PoP that is down, once per incarnation.
-async fn expire_dead_bindings(inner: &Arc<Inner>, expired: &mut HashSet<(String, u64)>) {
+///
+/// Each write runs on its own task: a leader cut off in a minority cannot commit them, and waiting
+/// for them here (up to `WRITE_TIMEOUT` each) would stop its probes, so its view of its peers, and
+/// its DNS answers, would go stale just when they matter.
+fn expire_dead_bindings(inner: &Arc<Inner>, expiring: &Arc<Expiring>) {
     if inner.raft.metrics().borrow().current_leader != Some(inner.my_id) {
         return;
     }
@@ -156,17 +168,25 @@ async fn expire_dead_bindings(inner: &Arc<Inner>, expired: &mut HashSet<(String,
             .map(|p| (p.record.id.clone(), p.incarnation))
             .collect()
     });
-    for (id, incarnation) in candidates {
-        if inner.health.healthy(&id) || expired.contains(&(id.clone(), incarnation)) {
+    for key in candidates {
+        if inner.health.healthy(&key.0)
+            || expiring.done.lock().unwrap_or_else(PoisonError::into_inner).contains(&key)
+            || !expiring.in_flight.lock().unwrap_or_else(PoisonError::into_inner).insert(key.clone())
+        {
             continue;
         }
-        match inner.write(Command::ExpirePop { id: id.clone(), incarnation }).await {
-            Ok(outcome) => {
-                info!(pop = %id, incarnation, ?outcome, "expired the endpoint bindings of a PoP that is down");
-                expired.insert((id, incarnation));
+        let (inner, expiring) = (inner.clone(), expiring.clone());
+        tokio::spawn(async move {
+            let (id, incarnation) = key.clone();
+            match inner.write(Command::ExpirePop { id: id.clone(), incarnation }).await {
+                Ok(outcome) => {
+                    info!(pop = %id, incarnation, ?outcome, "expired the endpoint bindings of a PoP that is down");
+                    expiring.done.lock().unwrap_or_else(PoisonError::into_inner).insert(key.clone());
+                }
+                Err(e) => warn!(pop = %id, error = %e, "cannot expire the bindings of a PoP that is down"),
             }
-            Err(e) => warn!(pop = %id, error = %e, "cannot expire the bindings of a PoP that is down"),
-        }
+            expiring.in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
+        });
     }
 }
 

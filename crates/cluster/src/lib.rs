@@ -9,11 +9,16 @@
 //! `warren-raft`, the state itself in `warren-state`. What this crate adds is the wiring a
 //! world-wide edge needs: writes accepted on any PoP ([`ClusterNode::write`]), one membership
 //! change at a time with at most [`MAX_VOTERS`] voters, a PoP's announcement and fencing
-//! incarnation, peer health (`health.rs`), and request forwarding (`forward.rs`).
+//! incarnation, peer health (`health.rs`), and request forwarding (`forward.rs`). And what
+//! openraft 0.9 needs to work across oceans: `AppendEntries` exchanges that outlive openraft's
+//! heartbeat-long deadline (`network.rs`), connections dialled and kept independently of any one
+//! call (`transport.rs`), and candidates that do not split the vote round after round
+//! (`election.rs`). The chaos simulation (`simulations/`, `docs/scale.md`) found why each is there.
 //!
 //! Start reading at [`ClusterNode::start`].
 
 mod auth;
+mod election;
 mod error;
 mod forward;
 mod health;
@@ -30,7 +35,8 @@ pub use error::{ClusterError, WriteRefused};
 pub use forward::distance_km;
 pub use health::HealthSettings;
 pub use node::{
-    BoxFuture, ClusterNode, ClusterOptions, ClusterView, LocalEndpoints, MAX_VOTERS, MemberView, WRITE_TIMEOUT,
+    BoxFuture, ClusterNode, ClusterOptions, ClusterView, LocalEndpoints, MAX_VOTERS, MemberView, NodeParts,
+    WRITE_TIMEOUT,
 };
 pub use rpc::ForwardRequest;
 pub use secret::{ClusterSecret, MIN_SECRET_LEN};

@@ -6,14 +6,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{ChangeMembers, ServerState};
 use tokio::task::JoinHandle;
+// tokio's clock, which is the system clock in a PoP and the simulated one in `warren-sim`.
+use tokio::time::Instant;
 use tracing::{info, warn};
 use warren_core::ErrorCode;
-use warren_raft::{NodeId, PopNode, Raft, RaftTimeouts, Request, SharedState, node_id};
+use warren_raft::{LogStore, NodeId, PopNode, Raft, RaftTimeouts, Request, SharedState, StateMachineStore, node_id};
 use warren_state::{Command, Outcome, PopRecord};
 use warren_tunnel::TunnelStream;
 
@@ -29,6 +31,8 @@ use crate::{ClusterError, WriteRefused, metrics, server};
 pub const MAX_VOTERS: usize = 5;
 /// How long a write may look for a leader before it is refused with `NoQuorum`.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a write committed near its deadline may still wait for this PoP to apply it.
+const APPLY_GRACE: Duration = Duration::from_secs(1);
 
 /// Everything a node needs to start.
 #[derive(Debug, Clone)]
@@ -45,6 +49,33 @@ pub struct ClusterOptions {
     pub peers: BTreeMap<String, String>,
     pub timeouts: RaftTimeouts,
     pub health: HealthSettings,
+}
+
+/// What a node runs on, when it is not what [`ClusterNode::start`] builds itself: the seam a
+/// deterministic simulation (`simulations/`, `warren-sim chaos`) uses to run the real node over a
+/// simulated network, disk and clock. Every field left `None` is the production part; a PoP never
+/// sets any.
+#[derive(Default)]
+pub struct NodeParts {
+    /// A QUIC endpoint already bound on some socket (for instance a simulated one): the node
+    /// installs its server configuration on it instead of binding `listen`.
+    pub endpoint: Option<quinn::Endpoint>,
+    /// Storage already opened (e.g. `warren_raft::open_storage_with_backend`) instead of the
+    /// redb file in `data_dir`.
+    pub storage: Option<(LogStore, StateMachineStore)>,
+    /// Unix milliseconds stamped on proposed commands (`Request::at_ms`) instead of the system
+    /// clock: a simulation passes its simulated time so that a replay proposes the same log.
+    pub clock: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
+}
+
+impl std::fmt::Debug for NodeParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeParts")
+            .field("endpoint", &self.endpoint.is_some())
+            .field("storage", &self.storage.is_some())
+            .field("clock", &self.clock.is_some())
+            .finish()
+    }
 }
 
 /// A boxed `Send` future.
@@ -83,6 +114,7 @@ pub(crate) struct Inner {
     membership_lock: tokio::sync::Mutex<()>,
     pub(crate) local: RwLock<Option<Arc<dyn LocalEndpoints>>>,
     incarnation: AtomicU64,
+    clock: Arc<dyn Fn() -> u64 + Send + Sync>,
     announced: tokio::sync::watch::Sender<bool>,
     peers: BTreeMap<String, String>,
     stopping: AtomicBool,
@@ -108,11 +140,23 @@ impl ClusterNode {
     /// bootstraps the cluster (first start of the bootstrap PoP), or asks to join it, and
     /// announces this PoP.
     pub async fn start(opts: ClusterOptions, shared: SharedState) -> Result<ClusterNode, ClusterError> {
+        ClusterNode::start_with(opts, shared, NodeParts::default()).await
+    }
+
+    /// [`ClusterNode::start`] on the given parts (see [`NodeParts`]); the rest is built as usual.
+    pub async fn start_with(
+        opts: ClusterOptions,
+        shared: SharedState,
+        parts: NodeParts,
+    ) -> Result<ClusterNode, ClusterError> {
         let me = opts.record.id.clone();
         let my_id = node_id(&me);
-        let (log, sm) = warren_raft::open_storage(&opts.data_dir, shared.clone())
-            .map_err(|e| ClusterError::Storage(e.to_string()))?;
-        let transport = Transport::bind(opts.listen, opts.secret.clone(), me.clone())?;
+        let (log, sm) = match parts.storage {
+            Some(storage) => storage,
+            None => warren_raft::open_storage(&opts.data_dir, shared.clone())
+                .map_err(|e| ClusterError::Storage(e.to_string()))?,
+        };
+        let transport = Transport::bind(opts.listen, parts.endpoint, opts.secret.clone(), me.clone())?;
         let local_addr = transport.local_addr().map_err(|source| ClusterError::Bind { addr: opts.listen, source })?;
         let advertise = opts.advertise.clone().unwrap_or_else(|| {
             let mut a = local_addr;
@@ -138,6 +182,7 @@ impl ClusterNode {
             membership_lock: tokio::sync::Mutex::new(()),
             local: RwLock::new(None),
             incarnation: AtomicU64::new(0),
+            clock: parts.clock.unwrap_or_else(|| Arc::new(now_ms)),
             announced: tokio::sync::watch::channel(false).0,
             peers: opts.peers.clone(),
             stopping: AtomicBool::new(false),
@@ -159,6 +204,7 @@ impl ClusterNode {
         tasks.push(tokio::spawn(join_loop(inner.clone())));
         tasks.push(tokio::spawn(announce(inner.clone())));
         tasks.push(tokio::spawn(crate::health::probe_loop(inner.clone())));
+        tasks.push(tokio::spawn(crate::election::rerandomize(inner.clone(), opts.timeouts.clone())));
         tasks.push(tokio::spawn(raft_metrics(inner.clone())));
         Ok(ClusterNode { inner, tasks, local_addr })
     }
@@ -194,7 +240,8 @@ impl ClusterNode {
     }
 
     /// Commits `cmd` through the leader, wherever it is; answers once it is applied here too
-    /// (a read on this PoP right after sees it).
+    /// (a read on this PoP right after sees it). A write committed but not applied here in time
+    /// is not acknowledged: it answers `Internal` saying so.
     pub async fn write(&self, cmd: Command) -> Result<Outcome, WriteRefused> {
         self.inner.write(cmd).await
     }
@@ -233,6 +280,12 @@ impl ClusterNode {
     /// healthy and nearest first.
     pub async fn forward(&self, req: ForwardRequest, holders: Vec<String>) -> Result<TunnelStream, ErrorCode> {
         crate::forward::open(&self.inner, req, holders).await
+    }
+
+    /// openraft's metrics of this node (term, role, leader, log positions), for monitoring and for
+    /// the simulation's checks.
+    pub fn raft_metrics(&self) -> tokio::sync::watch::Receiver<openraft::RaftMetrics<NodeId, PopNode>> {
+        self.inner.raft.metrics()
     }
 
     /// Leaves quietly: stops the tasks, Raft, and the listener.
@@ -282,7 +335,7 @@ impl Inner {
     }
 
     pub(crate) async fn write(&self, cmd: Command) -> Result<Outcome, WriteRefused> {
-        let req = Request { cmd, at_ms: now_ms() };
+        let req = Request { cmd, at_ms: (self.clock)() };
         let started = Instant::now();
         let deadline = started + WRITE_TIMEOUT;
         let result = loop {
@@ -291,15 +344,12 @@ impl Inner {
                 break Err(WriteRefused::NoQuorum);
             }
             match self.write_here(req.clone(), left).await {
-                Ok((index, outcome)) => {
-                    self.wait_applied(index, deadline).await;
-                    break Ok(outcome);
-                }
+                Ok((index, outcome)) => break self.applied_here(index, deadline).await.map(|()| outcome),
                 Err(WriteRefused::NotLeader { leader: Some(addr) }) => {
                     match self.transport.call(&addr, &Rpc::Write(req.clone()), left).await {
                         Ok(RpcReply::Write(Ok((index, resp)))) => {
-                            self.wait_applied(index, deadline).await;
-                            break Ok(resp.outcome.unwrap_or(Outcome::Rejected(unexpected_empty())));
+                            let outcome = resp.outcome.unwrap_or(Outcome::Rejected(unexpected_empty()));
+                            break self.applied_here(index, deadline).await.map(|()| outcome);
                         }
                         Ok(RpcReply::Write(Err(WriteRefused::NotLeader { .. }))) | Ok(_) | Err(_) => {
                             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -329,10 +379,24 @@ impl Inner {
         }
     }
 
-    /// Waits (until `deadline` at most) for this PoP to apply log index `index`.
-    async fn wait_applied(&self, index: u64, deadline: Instant) {
+    /// Waits for this PoP to apply log index `index`, committed by the leader: until `deadline`,
+    /// or [`APPLY_GRACE`] from now if that is later. A write is acknowledged only once this PoP
+    /// applied it (a read here right after sees it); if it did not in time, the write is still
+    /// committed and takes effect here once this PoP catches up, but the caller is told so
+    /// instead of an acknowledgement that a read here could contradict.
+    async fn applied_here(&self, index: u64, deadline: Instant) -> Result<(), WriteRefused> {
         let mut rx = self.shared.watch_applied();
-        let _ = tokio::time::timeout_at(deadline.into(), rx.wait_for(|applied| *applied >= index)).await;
+        let until = deadline.max(Instant::now() + APPLY_GRACE);
+        match tokio::time::timeout_at(until, rx.wait_for(|applied| *applied >= index)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) | Err(_) => {
+                warn!(index, "a committed write was not applied on this PoP in time; not acknowledged");
+                Err(WriteRefused::Internal(format!(
+                    "the write was committed (log index {index}) but this PoP has not applied it yet (it is behind \
+                     the cluster): it takes effect here once the PoP catches up; check before repeating it"
+                )))
+            }
+        }
     }
 
     /// Runs a membership RPC on the leader: here if this PoP leads, else forwarded.
@@ -424,7 +488,7 @@ impl Inner {
                 }
                 info!(pop, "member removed");
                 // Its bindings and DNS presence go with it.
-                let req = Request { cmd: Command::RemovePop { id: pop.clone() }, at_ms: now_ms() };
+                let req = Request { cmd: Command::RemovePop { id: pop.clone() }, at_ms: (self.clock)() };
                 let _ = self.write_here(req, WRITE_TIMEOUT).await;
                 Ok(())
             }

@@ -1,11 +1,15 @@
 //! The PoP's cluster endpoint: one QUIC socket that both listens and dials, with one
-//! authenticated connection per peer, reused for every RPC and forwarded request.
+//! authenticated connection per peer, reused for every RPC and forwarded request. A connection
+//! is dialled independently of the call that needed it and kept while the peer is heard from,
+//! so that peers a long round trip away stay connected (see [`Transport::connection`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
 use warren_tunnel::TunnelStream;
 use warren_tunnel::framed::{read_frame, write_frame};
 
@@ -29,21 +33,52 @@ pub(crate) enum CallError {
     Unexpected,
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<quinn::Connection>>>;
+/// A dial's outcome.
+type Dialled = Result<quinn::Connection, CallError>;
+
+/// What this PoP holds for one peer address: the live connection, and the dial under way, which
+/// every call to that peer waits for. (A `Shared` future rather than a `watch` channel: it wakes
+/// its waiters in a fixed order, where tokio's `watch` picks one at random, and the simulation
+/// must replay exactly.)
+#[derive(Default)]
+struct Peer {
+    conn: Option<quinn::Connection>,
+    dialing: Option<Shared<BoxFuture<'static, Dialled>>>,
+    /// Datagrams `conn` had received when that count was last seen to change, and when.
+    heard: (u64, Option<tokio::time::Instant>),
+}
+
+/// A call that timed out drops its connection only if the connection has been seen to receive
+/// nothing at all from the peer for this long: a live peer sends at least keep-alives every 2 s
+/// (`tls.rs`) and acknowledges what it gets within a round trip, even when its replies are slow
+/// or a lossy path makes QUIC back off; a restarted one never answers on the old connection.
+const SILENCE_TO_FORGET: Duration = Duration::from_secs(5);
 
 pub(crate) struct Transport {
     endpoint: quinn::Endpoint,
     client: quinn::ClientConfig,
     pub(crate) secret: ClusterSecret,
     pub(crate) me: String,
-    conns: Mutex<HashMap<String, Slot>>,
+    peers: Arc<Mutex<HashMap<String, Peer>>>,
 }
 
 impl Transport {
-    pub(crate) fn bind(addr: SocketAddr, secret: ClusterSecret, me: String) -> Result<Arc<Transport>, ClusterError> {
+    /// Binds `addr`, or serves on `endpoint` when one is given (a simulation's, already bound).
+    pub(crate) fn bind(
+        addr: SocketAddr,
+        endpoint: Option<quinn::Endpoint>,
+        secret: ClusterSecret,
+        me: String,
+    ) -> Result<Arc<Transport>, ClusterError> {
         let (server, client) = tls::configs()?;
-        let endpoint = quinn::Endpoint::server(server, addr).map_err(|source| ClusterError::Bind { addr, source })?;
-        Ok(Arc::new(Transport { endpoint, client, secret, me, conns: Mutex::default() }))
+        let endpoint = match endpoint {
+            Some(endpoint) => {
+                endpoint.set_server_config(Some(server));
+                endpoint
+            }
+            None => quinn::Endpoint::server(server, addr).map_err(|source| ClusterError::Bind { addr, source })?,
+        };
+        Ok(Arc::new(Transport { endpoint, client, secret, me, peers: Arc::default() }))
     }
 
     pub(crate) fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -54,62 +89,114 @@ impl Transport {
         &self.endpoint
     }
 
-    /// The authenticated connection to `addr`, dialled if there is none (one dial at a time per
-    /// peer; the others wait for it).
+    /// The authenticated connection to `addr`, dialled if there is none.
+    ///
+    /// The dial runs on its own task, bounded by [`CONNECT_TIMEOUT`] only, and every call to that
+    /// peer waits for the same one: a caller whose deadline is shorter than the dial (a QUIC
+    /// handshake and the secret's proof take two round trips, over 700 ms to the far side of the
+    /// planet) gives up waiting but does not cancel the dial, so the next call finds the
+    /// connection made instead of starting over and timing out again.
     async fn connection(&self, addr: &str) -> Result<quinn::Connection, CallError> {
-        let slot =
-            self.conns.lock().unwrap_or_else(PoisonError::into_inner).entry(addr.to_owned()).or_default().clone();
-        let mut guard = slot.lock().await;
-        if let Some(c) = guard.as_ref()
-            && c.close_reason().is_none()
-        {
-            return Ok(c.clone());
-        }
-        let unreachable = |reason: String| CallError::Unreachable { addr: addr.to_owned(), reason };
-        let dial = async {
-            let sa = tokio::net::lookup_host(addr)
-                .await
-                .map_err(|e| unreachable(e.to_string()))?
-                .next()
-                .ok_or_else(|| unreachable("no address".into()))?;
-            let conn = self
-                .endpoint
-                .connect_with(self.client.clone(), sa, tls::SERVER_NAME)
-                .map_err(|e| unreachable(e.to_string()))?
-                .await
-                .map_err(|e| unreachable(e.to_string()))?;
-            match auth::dial(&conn, &self.secret, &self.me).await {
-                Ok(peer) => {
-                    tracing::debug!(peer, %addr, "cluster connection up");
-                    Ok(conn)
+        let dialled = {
+            let mut peers = self.peers.lock().unwrap_or_else(PoisonError::into_inner);
+            let peer = peers.entry(addr.to_owned()).or_default();
+            if let Some(c) = &peer.conn {
+                if c.close_reason().is_none() {
+                    return Ok(c.clone());
                 }
-                Err(reason) => {
-                    metrics::auth_failure("outbound");
-                    tracing::warn!(%addr, %reason, "cluster authentication failed");
-                    Err(unreachable(reason))
+                peer.conn = None;
+            }
+            match &peer.dialing {
+                Some(dial) => dial.clone(),
+                None => {
+                    let task = tokio::spawn(self.dial(addr.to_owned()));
+                    let owned = addr.to_owned();
+                    let dial = async move {
+                        task.await.unwrap_or_else(|_| {
+                            Err(CallError::Unreachable { addr: owned, reason: "the dial was abandoned".into() })
+                        })
+                    }
+                    .boxed()
+                    .shared();
+                    peer.dialing = Some(dial.clone());
+                    dial
                 }
             }
         };
-        let conn = tokio::time::timeout(CONNECT_TIMEOUT, dial)
-            .await
-            .map_err(|_| unreachable(format!("no connection within {CONNECT_TIMEOUT:?}")))??;
-        *guard = Some(conn.clone());
-        Ok(conn)
+        dialled.await
     }
 
-    /// Forgets the cached connection to `addr` if it is still `conn`, so the next call dials
-    /// afresh. Used when an exchange on it failed or timed out: a peer that was killed and
-    /// restarted on the same address never answers on the old connection (its new process
-    /// does not know it), and waiting for the idle timeout would keep it unreachable for
-    /// seconds. The connection itself is left to finish the streams it still carries.
-    fn forget(&self, addr: &str, conn: &quinn::Connection) {
-        let slot = self.conns.lock().unwrap_or_else(PoisonError::into_inner).get(addr).cloned();
-        if let Some(slot) = slot
-            && let Ok(mut guard) = slot.try_lock()
-            && guard.as_ref().is_some_and(|c| c.stable_id() == conn.stable_id())
-        {
-            tracing::debug!(%addr, "cluster connection dropped after a failed exchange");
-            *guard = None;
+    /// Dials and authenticates `addr` (within [`CONNECT_TIMEOUT`]) and keeps the connection for
+    /// the next calls.
+    fn dial(&self, addr: String) -> impl Future<Output = Dialled> + Send + 'static {
+        let (endpoint, client, secret, me) =
+            (self.endpoint.clone(), self.client.clone(), self.secret.clone(), self.me.clone());
+        let peers = self.peers.clone();
+        async move {
+            let unreachable = |reason: String| CallError::Unreachable { addr: addr.clone(), reason };
+            let dial = async {
+                let sa = tokio::net::lookup_host(addr.as_str())
+                    .await
+                    .map_err(|e| unreachable(e.to_string()))?
+                    .next()
+                    .ok_or_else(|| unreachable("no address".into()))?;
+                let conn = endpoint
+                    .connect_with(client, sa, tls::SERVER_NAME)
+                    .map_err(|e| unreachable(e.to_string()))?
+                    .await
+                    .map_err(|e| unreachable(e.to_string()))?;
+                match auth::dial(&conn, &secret, &me).await {
+                    Ok(peer) => {
+                        tracing::debug!(peer, %addr, "cluster connection up");
+                        Ok(conn)
+                    }
+                    Err(reason) => {
+                        metrics::auth_failure("outbound");
+                        tracing::warn!(%addr, %reason, "cluster authentication failed");
+                        Err(unreachable(reason))
+                    }
+                }
+            };
+            let result = tokio::time::timeout(CONNECT_TIMEOUT, dial)
+                .await
+                .unwrap_or_else(|_| Err(unreachable(format!("no connection within {CONNECT_TIMEOUT:?}"))));
+            {
+                let mut peers = peers.lock().unwrap_or_else(PoisonError::into_inner);
+                let peer = peers.entry(addr.clone()).or_default();
+                peer.dialing = None;
+                if let Ok(conn) = &result {
+                    peer.conn = Some(conn.clone());
+                    peer.heard = (conn.stats().udp_rx.datagrams, Some(tokio::time::Instant::now()));
+                }
+            }
+            result
+        }
+    }
+
+    /// After a call on `conn` timed out: forgets the connection (so the next call dials afresh)
+    /// if it has received nothing from the peer for [`SILENCE_TO_FORGET`]. A peer that was killed
+    /// and restarted on the same address never answers on the old connection (its new process
+    /// does not know it), and waiting for the idle timeout would keep it unreachable for 15 s;
+    /// but a peer that is merely far, slow to reply or behind a lossy path still sends
+    /// something, and dropping its connection would cost a new handshake across the same path,
+    /// which a short call would then cancel again. Other failures keep the connection too: a
+    /// broken connection is noticed by its close reason.
+    fn forget_if_silent(&self, addr: &str, conn: &quinn::Connection) {
+        let received = conn.stats().udp_rx.datagrams;
+        let now = tokio::time::Instant::now();
+        let mut peers = self.peers.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(peer) = peers.get_mut(addr) else { return };
+        if peer.conn.as_ref().is_none_or(|c| c.stable_id() != conn.stable_id()) {
+            return;
+        }
+        match peer.heard {
+            (count, Some(since)) if count == received => {
+                if now.saturating_duration_since(since) >= SILENCE_TO_FORGET {
+                    tracing::debug!(%addr, "cluster connection dropped: nothing heard from the peer for 5 s");
+                    peer.conn = None;
+                }
+            }
+            _ => peer.heard = (received, Some(now)),
         }
     }
 
@@ -130,8 +217,8 @@ impl Transport {
         };
         let reply =
             tokio::time::timeout_at(deadline, exchange).await.map_err(|_| CallError::Timeout(timeout)).flatten();
-        if reply.is_err() {
-            self.forget(addr, &conn);
+        if let Err(CallError::Timeout(_)) = reply {
+            self.forget_if_silent(addr, &conn);
         }
         reply
     }
@@ -158,8 +245,8 @@ impl Transport {
         };
         let opened =
             tokio::time::timeout_at(deadline, exchange).await.map_err(|_| CallError::Timeout(timeout)).flatten();
-        if opened.is_err() {
-            self.forget(addr, &conn);
+        if let Err(CallError::Timeout(_)) = opened {
+            self.forget_if_silent(addr, &conn);
         }
         opened
     }

@@ -7,7 +7,8 @@
 //! operator's description of the behaviour.
 //!
 //! The PoP supplies the zone's contents through [`DnsView`] (a [`ZoneSnapshot`] per query) and
-//! starts the server with [`DnsServer::start`].
+//! starts the server with [`DnsServer::start`]; [`Responder`] answers packets that arrive some
+//! other way (the chaos simulation's turmoil sockets).
 //!
 //! # Why not hickory-server's `Server` and `RequestHandler`
 //!
@@ -29,12 +30,14 @@ mod encode;
 mod error;
 mod handler;
 pub mod metrics;
+mod responder;
 mod server;
 mod view;
 mod wire;
 
 pub use config::{DnsConfig, SoaTimers};
 pub use error::DnsError;
+pub use responder::Responder;
 pub use server::{DnsHandle, DnsServer};
 pub use view::{DnsView, StaticView, ZoneSnapshot};
 pub use warren_gslb::{Params as GslbParams, PopCandidate};

@@ -16,6 +16,8 @@ use warren_geo::GeoDb;
 use crate::handler::{Handler, Transport};
 use crate::{DnsConfig, DnsError, DnsView};
 
+mod udp;
+
 /// Largest DNS message (the TCP length prefix is 16 bits; a UDP datagram cannot be larger).
 const MAX_MESSAGE: usize = u16::MAX as usize;
 /// Attempts at finding a port free for both UDP and TCP when asked for port 0.
@@ -43,16 +45,16 @@ impl DnsServer {
         };
         let handler = Arc::new(Handler::new(cfg, view, geo)?);
         let (udp, tcp_listener) = bind(addr).await?;
-        let udp = Arc::new(udp);
         let (udp_addr, tcp_addr) = (local_addr(&udp, addr, "udp")?, tcp_addr(&tcp_listener, addr)?);
+        let udp = Arc::new(udp::Udp::new(udp).map_err(|source| DnsError::Bind { addr, proto: "udp", source })?);
         // A bigger receive buffer rides out bursts; the kernel caps it at net.core.rmem_max.
-        let _ = socket2::SockRef::from(&*udp).set_recv_buffer_size(4 << 20);
+        let _ = socket2::SockRef::from(udp.socket()).set_recv_buffer_size(4 << 20);
 
         let (stop, stopped) = watch::channel(false);
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
         let mut tasks = Vec::with_capacity(workers + 1);
         for _ in 0..workers {
-            tasks.push(tokio::spawn(serve_udp(udp.clone(), handler.clone(), stopped.clone())));
+            tasks.push(tokio::spawn(udp::serve(udp.clone(), handler.clone(), stopped.clone())));
         }
         let limits = Arc::new(Semaphore::new(max_tcp));
         tasks.push(tokio::spawn(serve_tcp(tcp_listener, handler, limits, Arc::new(tcp), stopped)));
@@ -119,36 +121,6 @@ fn local_addr(udp: &UdpSocket, addr: SocketAddr, proto: &'static str) -> Result<
 
 fn tcp_addr(tcp: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, DnsError> {
     tcp.local_addr().map_err(|source| DnsError::Bind { addr, proto: "tcp", source })
-}
-
-/// One of several loops sharing the UDP socket: receive, answer, send, never waiting on
-/// anything but the socket.
-async fn serve_udp(socket: Arc<UdpSocket>, handler: Arc<Handler>, mut stopped: watch::Receiver<bool>) {
-    let mut buf = vec![0u8; MAX_MESSAGE];
-    loop {
-        let (len, peer) = tokio::select! {
-            r = socket.recv_from(&mut buf) => match r {
-                Ok(got) => got,
-                Err(error) => {
-                    // ICMP errors of earlier sends surface here (e.g. ECONNREFUSED): not fatal.
-                    tracing::debug!(%error, "DNS UDP receive failed");
-                    continue;
-                }
-            },
-            _ = stopped.changed() => return,
-        };
-        let started = Instant::now();
-        // A reply to port 0 cannot arrive anywhere: whoever sent that is spoofing.
-        if peer.port() == 0 {
-            continue;
-        }
-        if let Some(reply) = handler.handle(&buf[..len], peer.ip(), Transport::Udp) {
-            if let Err(error) = socket.send_to(&reply, peer).await {
-                tracing::debug!(%error, client.addr = %peer, "DNS UDP send failed");
-            }
-            handler.metrics().answered(false, started.elapsed().as_secs_f64());
-        }
-    }
 }
 
 /// What keeps one client from holding every TCP connection (RFC 7766 §6.2, RFC 9210 §4).

@@ -56,6 +56,14 @@ pub enum RaftStoreError {
         #[source]
         source: serde_json::Error,
     },
+    /// The file was written by a build that allowed two leaders in one Raft term (store format
+    /// 1); its log ids cannot be read as this build's. The wire format changed with it, so the
+    /// whole cluster moves at once.
+    #[error(
+        "raft store {}: store format 1 was written by an older Warren, whose Raft allowed two leaders in one term; this build (store format {supported}, cluster protocol 2) cannot read it. Upgrade every PoP of the cluster together, starting each from an empty data_dir (move this one away), and bootstrap the cluster again",
+        .path.display()
+    )]
+    OldStoreFormat { path: PathBuf, supported: u32 },
     /// The file was written by a newer, incompatible build.
     #[error("raft store {}: store format {found:?} is not supported (this build reads {supported})", .path.display())]
     StoreFormat { path: PathBuf, found: String, supported: u32 },

@@ -16,6 +16,7 @@
 mod config;
 mod error;
 mod log_store;
+mod runtime;
 mod shared;
 mod state_machine;
 mod store;
@@ -26,6 +27,7 @@ use std::path::Path;
 pub use config::{RaftTimeouts, raft_config};
 pub use error::RaftStoreError;
 pub use log_store::LogStore;
+pub use runtime::{WarrenRuntime, random_in, seed_thread_rng};
 pub use shared::{APPLY_LAG_SECONDS, APPLY_SECONDS, SharedState};
 pub use state_machine::{StateMachineStore, StateSnapshotBuilder};
 pub use types::{NodeId, PopNode, Raft, Request, Response, TypeConfig, node_id};
@@ -38,6 +40,23 @@ pub use types::{NodeId, PopNode, Raft, Request, Response, TypeConfig, node_id};
 /// openraft then re-applies the committed log after it when the Raft node starts.
 pub fn open_storage(dir: &Path, shared: SharedState) -> Result<(LogStore, StateMachineStore), RaftStoreError> {
     let db = store::Db::open(dir)?;
+    let sm = StateMachineStore::open(db.clone(), shared)?;
+    Ok((LogStore::new(db), sm))
+}
+
+/// Like [`open_storage`], but on a caller-provided redb backend instead of `dir/raft.redb`:
+/// simulations keep each PoP's "disk" in memory this way, and model a crash by reopening only what
+/// the backend had synced. `label` names the store in errors.
+///
+/// Every write then runs inline on the calling task rather than on a blocking thread: such a
+/// backend has no disk to wait for, and a deterministic simulation must not hand work to threads
+/// its scheduler does not control. The production path ([`open_storage`]) is unchanged.
+pub fn open_storage_with_backend(
+    backend: impl redb::StorageBackend,
+    label: &str,
+    shared: SharedState,
+) -> Result<(LogStore, StateMachineStore), RaftStoreError> {
+    let db = store::Db::open_backend(backend, label)?;
     let sm = StateMachineStore::open(db.clone(), shared)?;
     Ok((LogStore::new(db), sm))
 }

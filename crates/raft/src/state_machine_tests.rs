@@ -115,9 +115,19 @@ async fn corrupt_log_entry_is_a_read_error() {
 #[tokio::test]
 async fn a_file_of_another_store_format_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    overwrite(dir.path(), key::STORE_FORMAT, b"2");
+    overwrite(dir.path(), key::STORE_FORMAT, b"3");
     let err = open_storage(dir.path(), SharedState::new()).unwrap_err();
     assert!(matches!(err, RaftStoreError::StoreFormat { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_file_of_the_format_before_single_term_leaders_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    overwrite(dir.path(), key::STORE_FORMAT, b"1");
+    let err = open_storage(dir.path(), SharedState::new()).unwrap_err();
+    assert!(matches!(err, RaftStoreError::OldStoreFormat { supported: 2, .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("empty data_dir") && msg.contains("two leaders in one term"), "{msg}");
 }
 
 #[tokio::test]

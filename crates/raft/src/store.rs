@@ -9,7 +9,8 @@
 //! does not matter, while a self-describing format survives added fields and can be read when
 //! debugging a PoP's file. Every write is committed with [`Durability::Immediate`] on a blocking
 //! thread, so that the caller learns of the write only once it is on disk, without stalling the
-//! async runtime on an fsync.
+//! async runtime on an fsync. (A store on a caller-provided backend, which simulations use, writes
+//! inline instead: see [`crate::open_storage_with_backend`].)
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -26,7 +27,11 @@ use crate::{NodeId, RaftStoreError, TypeConfig};
 pub(crate) const FILE_NAME: &str = "raft.redb";
 
 /// Layout version of the file; a build refuses a file with another one instead of misreading it.
-const STORE_FORMAT: u32 = 1;
+///
+/// 2: openraft's `single-term-leader` (standard Raft: at most one leader per term). A log id's
+/// leader is then its term alone, so every stored log id, vote and snapshot meta of format 1
+/// (term and node id) reads differently.
+pub(crate) const STORE_FORMAT: u32 = 2;
 
 pub(crate) const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -49,6 +54,9 @@ pub(crate) type LogEntry = Entry<TypeConfig>;
 pub(crate) struct Db {
     db: Database,
     path: PathBuf,
+    /// Writes run on the calling task instead of a blocking thread: set for a caller-provided
+    /// backend (see [`crate::open_storage_with_backend`]), which has no disk to wait for.
+    inline: bool,
 }
 
 impl Db {
@@ -60,7 +68,22 @@ impl Db {
             DatabaseError::DatabaseAlreadyOpen => RaftStoreError::AlreadyOpen { path: path.clone() },
             source => RaftStoreError::Open { path: path.clone(), source },
         })?;
-        let db = Arc::new(Db { db, path });
+        Db::init(Db { db, path, inline: false })
+    }
+
+    /// Opens a store on a caller-provided redb backend (memory, for simulations); `label` stands
+    /// for the file path in errors. Writes run inline on the calling task.
+    pub(crate) fn open_backend(backend: impl redb::StorageBackend, label: &str) -> Result<Arc<Db>, RaftStoreError> {
+        let path = PathBuf::from(label);
+        let db = Database::builder()
+            .create_with_backend(backend)
+            .map_err(|source| RaftStoreError::Open { path: path.clone(), source })?;
+        Db::init(Db { db, path, inline: true })
+    }
+
+    /// Creates the tables if needed and checks the layout version.
+    fn init(db: Db) -> Result<Arc<Db>, RaftStoreError> {
+        let db = Arc::new(db);
         db.write(|db, txn| {
             txn.open_table(LOG).map_err(|e| db.redb(e))?;
             let mut meta = txn.open_table(META).map_err(|e| db.redb(e))?;
@@ -70,6 +93,9 @@ impl Db {
                     meta.insert(key::STORE_FORMAT, STORE_FORMAT.to_string().as_bytes()).map_err(|e| db.redb(e))?;
                 }
                 Some(found) if found == STORE_FORMAT.to_string().as_bytes() => {}
+                Some(found) if found == b"1" => {
+                    return Err(RaftStoreError::OldStoreFormat { path: db.path.clone(), supported: STORE_FORMAT });
+                }
                 Some(found) => {
                     return Err(RaftStoreError::StoreFormat {
                         path: db.path.clone(),
@@ -125,6 +151,9 @@ impl Db {
         self: &Arc<Self>,
         f: impl FnOnce(&Db, &WriteTransaction) -> Result<R, RaftStoreError> + Send + 'static,
     ) -> Result<R, RaftStoreError> {
+        if self.inline {
+            return self.write(f);
+        }
         let db = Arc::clone(self);
         tokio::task::spawn_blocking(move || db.write(f))
             .await
@@ -146,6 +175,9 @@ impl Db {
         self: &Arc<Self>,
         records: Vec<(&'static str, Vec<u8>)>,
     ) -> Result<(), RaftStoreError> {
+        if self.inline {
+            return self.write_with(Durability::None, |db, txn| insert_meta(db, txn, &records));
+        }
         let db = Arc::clone(self);
         tokio::task::spawn_blocking(move || db.write_with(Durability::None, |db, txn| insert_meta(db, txn, &records)))
             .await

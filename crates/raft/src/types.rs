@@ -69,7 +69,7 @@ openraft::declare_raft_types!(
         Node = PopNode,
         Entry = openraft::Entry<TypeConfig>,
         SnapshotData = Cursor<Vec<u8>>,
-        AsyncRuntime = openraft::TokioRuntime,
+        AsyncRuntime = crate::WarrenRuntime,
 );
 
 /// A running Raft node of a Warren cluster.
