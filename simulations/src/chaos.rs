@@ -5,13 +5,19 @@
 //! Tokyo) as turmoil hosts. Each runs the real [`warren_cluster::ClusterNode`] — openraft with
 //! Warren's network and RPCs, the QUIC transport authenticated by the cluster secret, the redb
 //! log and state machine of `warren-raft`, the state machine of `warren-state`, peer health,
-//! leader-forwarded writes, request forwarding — over a network whose links have the delays of
-//! the real distances between those cities (`world.rs`). Three phases:
+//! leader-forwarded writes, request forwarding — and the real tunnel listener
+//! ([`warren_tunnel::TunnelServer`]) over a network whose links have the delays of the real
+//! distances between those cities (`world.rs`). Each endpoint's agent is a turmoil host too,
+//! running the real tunnel client ([`warren_tunnel::AgentSession`]) to every PoP of its endpoint.
+//! Three phases:
 //!
-//! 1. **warm-up**: the bootstrap PoP forms the cluster, every PoP announces itself and binds the
-//!    endpoints its (simulated) agents hold; clients start writing and sending requests;
+//! 1. **warm-up**: the bootstrap PoP forms the cluster, every PoP announces itself; the driver
+//!    creates each agent's authtoken through the cluster, the agents (refused until then) connect
+//!    and register their endpoints, and each PoP binds what its registry holds; clients start
+//!    writing and sending requests;
 //! 2. **chaos** (`schedule.rs`): crashes that lose unsynced writes, the leader crashed, partitions,
 //!    the leader cut off in a minority, lossy links, slow links — overlapping, drawn from the seed;
+//!    an agent whose PoP crashed sees its tunnel time out and dials again until it is back;
 //! 3. **recovery**: every fault undone at once, clients go on, then the PoPs settle.
 //!
 //! Then the invariants (`invariants/`, one per file) are checked on what was recorded
@@ -26,6 +32,15 @@
 //!   as its runtime unchanged: its timers and `now()` are tokio's, and turmoil runs every host on a
 //!   paused tokio runtime whose clock it advances. `ClusterNode::start_with` takes the bound
 //!   endpoint ([`warren_cluster::NodeParts`]); the production `start` binds its own, unchanged.
+//! - **Tunnels over turmoil** (`tunnel.rs`, `agent.rs`): each PoP process binds a second
+//!   simulated QUIC endpoint for its tunnel listener, built with
+//!   [`warren_tunnel::TunnelServer::from_endpoint`] (the production `bind` binds OS sockets and
+//!   the TCP+TLS fallback, unchanged); each agent host dials with its own endpoint. The PoP side
+//!   around the listener (the authtoken check against the replica, the local router, the registry
+//!   sync) is a copy of `warren-pop`'s, whose modules are private to its binary; the agent's
+//!   reconnect loop is a copy of `warren-agent`'s without its HTTP proxying.
+//! - **DNS** (`dns.rs`): the real `warren_dns::Responder` answers real DNS packets on turmoil's
+//!   UDP, from a zone rebuilt from the PoP's replica and health view as `warren-pop` does.
 //! - **Disk** (`disk.rs`): the real store's writes go to a blocking thread, which a simulation
 //!   cannot schedule (its result would land at a different simulated moment on every run).
 //!   `warren_raft::open_storage_with_backend` opens the same store on an in-memory redb backend
@@ -36,7 +51,8 @@
 //!   commands' `at_ms` come from the simulated wall clock (`NodeParts::clock`), with a fixed epoch.
 //! - **Randomness**, all from the seed: the faults and the clients' (ChaCha streams keyed by the
 //!   seed), per-datagram loss (keyed by the seed, the direction and the millisecond: `net.rs`),
-//!   quinn's per-connection generator (`EndpointConfig::rng_seed`), and openraft's election
+//!   quinn's per-connection generator (`EndpointConfig::rng_seed`, on the cluster's, the tunnel
+//!   listeners' and the agents' endpoints), the agents' tokens, and openraft's election
 //!   timeouts (`warren_raft::WarrenRuntime`, whose generator `seed_thread_rng` seeds; openraft
 //!   draws them from its runtime's thread-local generator, and turmoil runs every host on this one
 //!   thread).
@@ -56,18 +72,21 @@
 //!
 //! # What is modelled rather than run
 //!
-//! - **Agents and tunnels**: an endpoint's agent is an echo on an in-memory stream, always
-//!   connected to the PoPs that hold it; the registry sync is a copy of `warren-pop`'s loop.
-//! - **Requests** are the cluster's forward path: at the PoP the client's DNS answer named, a
-//!   local stream when that PoP holds the endpoint, else `ClusterNode::forward` to a holder over
-//!   the cluster transport; the payload must come back intact. The edge (TLS, HTTP, policies)
-//!   and the tunnel protocol are not in the loop; clients reach the PoPs directly.
-//! - **DNS** (`dns.rs`): the answer is the real `warren_gslb::choose` on the inputs the PoP's
-//!   DNS server uses (the replica's PoPs and bindings, the PoP's own health view), without DNS
-//!   packets.
+//! - **The agent's backend**: an agent echoes each stream's bytes (after the real stream header)
+//!   instead of proxying them to a local service; it holds one HTTP endpoint, sends no traffic
+//!   policy, never pools, and dials over QUIC only (the TCP+TLS fallback is not run). Its
+//!   reconnect delays have no jitter.
+//! - **Requests** are the PoP router's path: at the PoP the client's DNS answer named, a stream
+//!   through that PoP's own tunnel when its registry holds the endpoint, else
+//!   `ClusterNode::forward` to a PoP the replicated bindings name, which opens one through its
+//!   tunnel; the payload must come back intact. The edge (TLS, HTTP, policies) is not in the
+//!   loop: the clients' requests enter the PoPs' router directly.
+//! - **Revocation** of a token closes no tunnel: the agents' tokens are never revoked (the
+//!   clients' tokens, which are, belong to no agent).
 //!
 //! Start reading at [`run`], then `driver.rs`.
 
+mod agent;
 mod disk;
 mod dns;
 mod driver;
@@ -76,6 +95,7 @@ mod invariants;
 mod net;
 mod pop;
 mod schedule;
+mod tunnel;
 mod world;
 
 use std::collections::BTreeMap;
@@ -210,7 +230,7 @@ pub fn run(cfg: &ChaosConfig) -> Result<ChaosReport, ChaosError> {
         .map_err(ChaosError::Setup)?;
     let t = cfg.timings;
     let plan = schedule::plan(cfg.seed, cfg.pops, t.warmup_ms, t.warmup_ms + t.chaos_ms);
-    let env = Arc::new(pop::Env::new(world.clone(), cfg.seed, secret, net::Faults::new(cfg.seed ^ 0x6c6f_7373)));
+    let env = Arc::new(pop::Env::new(world.clone(), cfg.seed, secret, net::Faults::new(cfg.seed ^ 0x6c6f_7373))?);
     env.history(|h| {
         let names: Vec<&str> = world.pops.iter().map(|p| p.id.as_str()).collect();
         h.trace(0, "driver", format_args!("seed {} pops {names:?} timings {t:?}", cfg.seed));
@@ -224,7 +244,7 @@ pub fn run(cfg: &ChaosConfig) -> Result<ChaosReport, ChaosError> {
         }
         for e in &world.endpoints {
             let holders: Vec<&str> = e.holders.iter().map(|i| world.pops[*i].id.as_str()).collect();
-            h.trace(0, "driver", format_args!("endpoint {} held at {holders:?}", e.host));
+            h.trace(0, "driver", format_args!("endpoint {} held at {holders:?} by {}", e.host, e.agent));
         }
     });
     // Election timeouts: one seeded generator on this thread, which runs every host.

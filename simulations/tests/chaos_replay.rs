@@ -13,6 +13,7 @@ fn one_seed_gives_the_same_trace_byte_for_byte() {
     let second = run(&tiny(7)).unwrap();
     assert!(first.trace.contains("driver fault:"), "the run had no fault:\n{}", first.trace);
     assert!(first.trace.contains("leader"), "no leader was ever seen:\n{}", first.trace);
+    assert!(first.trace.contains(" online"), "no agent ever registered its endpoint:\n{}", first.trace);
     if first.trace != second.trace {
         let diff = first.trace.lines().zip(second.trace.lines()).position(|(a, b)| a != b);
         let dir = std::env::temp_dir();

@@ -116,7 +116,7 @@ async fn get_echo(server: &TunnelServer) -> (u16, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn udp_blocked_agent_falls_back_to_tcp_and_serves() {
     let pop = pop();
-    let (server_addr, _black_hole) = udp_blocked_port(pop.server.fallback_addr()).await;
+    let (server_addr, _black_hole) = udp_blocked_port(pop.server.fallback_addr().expect("bind has a fallback")).await;
     assert_ne!(server_addr.port(), pop.server.local_addr().unwrap().port());
     let echo = EchoBackend::start().await.unwrap();
     let agent = Agent::new(options(server_addr, pop.ca_file.path(), echo.addr(), TransportMode::Auto)).unwrap();

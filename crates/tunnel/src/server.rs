@@ -4,6 +4,10 @@
 //! Both carriers end in [`TunnelServer::session`], which runs one handshake and one control
 //! loop (`control.rs`) over an [`AgentConn`]; only accepting differs (`run` for QUIC,
 //! `tcp.rs` for the fallback).
+//!
+//! [`TunnelServer::bind`] binds both listeners on OS sockets (production);
+//! [`TunnelServer::from_endpoint`] serves QUIC on an endpoint the caller built, with no fallback
+//! (the chaos simulation runs the listener on a simulated network, where there are no OS sockets).
 
 mod control;
 mod tcp;
@@ -45,8 +49,10 @@ struct SessionEntry {
 /// port of the same number.
 pub struct TunnelServer {
     endpoint: quinn::Endpoint,
+    /// Taken by `run`; never set when built by [`TunnelServer::from_endpoint`].
     tcp: Mutex<Option<tokio::net::TcpListener>>,
-    tcp_addr: SocketAddr,
+    /// `None` without a fallback listener.
+    tcp_addr: Option<SocketAddr>,
     tcp_tls: tokio_rustls::TlsAcceptor,
     registry: Arc<Registry>,
     hooks: Arc<dyn SessionHooks>,
@@ -68,10 +74,38 @@ impl TunnelServer {
     ) -> Result<Arc<TunnelServer>, TunnelError> {
         let tcp_tls = tokio_rustls::TlsAcceptor::from(fallback::server_config(tls.clone()));
         let (endpoint, tcp) = tcp::bind_pair(addr, transport::server_config(tls)?)?;
-        Ok(Arc::new(TunnelServer {
-            tcp_addr: tcp.local_addr()?,
+        let tcp_addr = tcp.local_addr()?;
+        Ok(Self::new(endpoint, Some((tcp, tcp_addr)), tcp_tls, registry, hooks, pop_id))
+    }
+
+    /// Serves QUIC on `endpoint`, which the caller bound (e.g. on a simulated socket), with
+    /// `tls` as its server config (ALPN and transport settings as [`TunnelServer::bind`] sets
+    /// them); no TCP+TLS fallback, so [`TunnelServer::fallback_addr`] is `None`.
+    pub fn from_endpoint(
+        endpoint: quinn::Endpoint,
+        tls: rustls::ServerConfig,
+        registry: Arc<Registry>,
+        hooks: Arc<dyn SessionHooks>,
+        pop_id: String,
+    ) -> Result<Arc<TunnelServer>, TunnelError> {
+        let tcp_tls = tokio_rustls::TlsAcceptor::from(fallback::server_config(tls.clone()));
+        endpoint.set_server_config(Some(transport::server_config(tls)?));
+        Ok(Self::new(endpoint, None, tcp_tls, registry, hooks, pop_id))
+    }
+
+    fn new(
+        endpoint: quinn::Endpoint,
+        tcp: Option<(tokio::net::TcpListener, SocketAddr)>,
+        tcp_tls: tokio_rustls::TlsAcceptor,
+        registry: Arc<Registry>,
+        hooks: Arc<dyn SessionHooks>,
+        pop_id: String,
+    ) -> Arc<TunnelServer> {
+        let (tcp, tcp_addr) = tcp.map_or((None, None), |(l, a)| (Some(l), Some(a)));
+        Arc::new(TunnelServer {
+            tcp_addr,
             endpoint,
-            tcp: Mutex::new(Some(tcp)),
+            tcp: Mutex::new(tcp),
             tcp_tls,
             registry,
             hooks,
@@ -79,7 +113,7 @@ impl TunnelServer {
             sessions: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             drain: watch::channel(false).0,
-        }))
+        })
     }
 
     /// The QUIC (UDP) address; the TCP fallback listens on the same one.
@@ -87,8 +121,9 @@ impl TunnelServer {
         self.endpoint.local_addr()
     }
 
-    /// The address of the TCP+TLS fallback listener.
-    pub fn fallback_addr(&self) -> SocketAddr {
+    /// The address of the TCP+TLS fallback listener; `None` without one
+    /// ([`TunnelServer::from_endpoint`]).
+    pub fn fallback_addr(&self) -> Option<SocketAddr> {
         self.tcp_addr
     }
 

@@ -95,7 +95,7 @@ async fn connect_via(w: &common::World, relay: &Relay) -> AgentSession {
 #[tokio::test]
 async fn a_dead_path_is_noticed_within_seconds_on_both_sides() {
     let w = world();
-    let relay = Relay::start(w.server.fallback_addr()).await;
+    let relay = Relay::start(w.server.fallback_addr().expect("bind has a fallback")).await;
     let session = connect_via(&w, &relay).await;
     session.register(vec![http("https://api.edge.test", None)]).await.unwrap();
     assert_eq!(w.server.session_count(), 1);
@@ -115,7 +115,7 @@ async fn a_dead_path_is_noticed_within_seconds_on_both_sides() {
 #[tokio::test]
 async fn a_stream_cut_off_by_a_lost_session_reads_an_error_not_an_end() {
     let w = world();
-    let relay = Relay::start(w.server.fallback_addr()).await;
+    let relay = Relay::start(w.server.fallback_addr().expect("bind has a fallback")).await;
     let session = connect_via(&w, &relay).await;
     session.register(vec![http("https://api.edge.test", None)]).await.unwrap();
     let route = w.server.registry().route_http("api.edge.test").ok().unwrap();

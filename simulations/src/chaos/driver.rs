@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
-use warren_state::{Command, Outcome, new_token};
+use warren_state::{Command, Outcome, Rejection, new_token};
 
 use super::history::{AuthSample, FinalState, NetState, Token, WriteKind, WriteOp};
 use super::pop::{Cmd, Env};
@@ -38,6 +38,12 @@ const DRAIN_MS: u64 = 20_000;
 const CONVERGE_MS: u64 = 30_000;
 /// Share of writes that revoke a token rather than create one, in percent.
 const REVOKE_PERCENT: u64 = 35;
+/// The agents' tokens are created from this moment of the warm-up (the cluster has formed)…
+const AGENT_TOKENS_FROM_MS: u64 = 2_000;
+/// …one attempt per agent this often, until one is acknowledged.
+const AGENT_TOKENS_EVERY_MS: u64 = 1_000;
+/// An agent token's write unanswered this long is sent again.
+const AGENT_TOKEN_PATIENCE_MS: u64 = 15_000;
 
 /// How to undo a fault.
 #[derive(Debug, Clone)]
@@ -67,6 +73,8 @@ pub(crate) struct Driver<'a> {
     auth_seen: BTreeMap<(usize, usize), bool>,
     /// Tokens whose creation was acknowledged and that no write revokes yet.
     revocable: BTreeSet<usize>,
+    /// Per agent: its token's number in the history, and its last creating write (op).
+    agent_tokens: Vec<Option<(usize, u64)>>,
     pub(crate) faults_applied: Vec<String>,
 }
 
@@ -95,6 +103,14 @@ impl<'a> Driver<'a> {
         // After the PoPs, so that their addresses stay as they were.
         let clients = env.clone();
         sim.host(CLIENT_HOST, move || dns::clients(clients.clone()));
+        for (k, e) in env.world.endpoints.iter().enumerate() {
+            let agents = env.clone();
+            sim.host(e.agent.as_str(), move || super::agent::run(agents.clone(), k));
+            for (pop, ms) in e.agent_one_way_ms.iter().enumerate() {
+                sim.set_link_latency(e.agent.as_str(), env.world.pops[pop].id.as_str(), Duration::from_millis(*ms));
+            }
+        }
+        let agents = env.world.endpoints.len();
         let driver = Driver {
             sim,
             env,
@@ -111,6 +127,7 @@ impl<'a> Driver<'a> {
             next_op: 0,
             auth_seen: BTreeMap::new(),
             revocable: BTreeSet::new(),
+            agent_tokens: vec![None; agents],
             faults_applied: Vec::new(),
         };
         for a in 0..n {
@@ -389,7 +406,65 @@ impl<'a> Driver<'a> {
         self.env.send(pop, Cmd::Write { op, cmd });
     }
 
-    /// Tokens whose creation came back acknowledged become revocable.
+    /// Creates each agent's token through the cluster (until a creation is acknowledged): a
+    /// write like a client's, recorded the same way (so the invariants cover it), never revoked.
+    fn agent_token_writes(&mut self) {
+        for k in 0..self.agent_tokens.len() {
+            if !self.agent_token_wanted(k) {
+                continue;
+            }
+            let up = self.up_pops();
+            if up.is_empty() {
+                return;
+            }
+            let pop = up[self.below(up.len())];
+            self.next_op += 1;
+            let op = self.next_op;
+            let now = self.now();
+            let (id, secret) = self.env.agent_tokens[k].clone();
+            let host = self.env.world.endpoints[k].agent.clone();
+            let cmd = Command::CreateToken {
+                id: id.clone(),
+                secret_hash: secret.hash(),
+                description: format!("chaos token of {host}"),
+                created_at_ms: super::epoch_ms() + now,
+            };
+            let n = match self.agent_tokens[k] {
+                Some((n, _)) => n,
+                None => self.env.history(|h| {
+                    h.tokens.push(Token { id, secret });
+                    h.tokens.len() - 1
+                }),
+            };
+            self.agent_tokens[k] = Some((n, op));
+            let kind = WriteKind::Create(n);
+            let name = self.name(pop).to_owned();
+            self.env.history(|h| {
+                h.writes.insert(op, WriteOp { issued_ms: now, pop, kind, done: None });
+                h.trace(now, "client", format_args!("write #{op} {kind:?} via {name} (the token of {host})"));
+            });
+            self.env.send(pop, Cmd::Write { op, cmd });
+        }
+    }
+
+    /// Whether agent `k`'s token needs a (new) creating write: there was none yet, or the last
+    /// one failed, or it went unanswered for `AGENT_TOKEN_PATIENCE_MS`.
+    fn agent_token_wanted(&self, k: usize) -> bool {
+        let Some((_, op)) = self.agent_tokens[k] else { return true };
+        let now = self.now();
+        self.env.history(|h| {
+            let Some(w) = h.writes.get(&op) else { return true };
+            match &w.done {
+                Some((_, Ok(Outcome::TokenCreated { .. } | Outcome::Rejected(Rejection::TokenIdExists { .. })))) => {
+                    false
+                }
+                Some(_) => true,
+                None => w.issued_ms + AGENT_TOKEN_PATIENCE_MS <= now,
+            }
+        })
+    }
+
+    /// Tokens whose creation came back acknowledged become revocable (agents' tokens never).
     fn note_acks(&mut self) {
         let acked: Vec<usize> = self.env.history(|h| {
             h.writes
@@ -409,7 +484,8 @@ impl<'a> Driver<'a> {
                 })
                 .collect()
         });
-        self.revocable.extend(acked.into_iter().filter(|n| !revoking.contains(n)));
+        let agents: BTreeSet<usize> = self.agent_tokens.iter().flatten().map(|(n, _)| *n).collect();
+        self.revocable.extend(acked.into_iter().filter(|n| !revoking.contains(n) && !agents.contains(n)));
     }
 
     /// A client request: the client host asks `asked` (a running PoP) for the endpoint's
@@ -494,6 +570,9 @@ impl<'a> Driver<'a> {
             if !healed && now >= healed_at {
                 healed = true;
                 self.heal_all();
+            }
+            if now >= AGENT_TOKENS_FROM_MS && now % AGENT_TOKENS_EVERY_MS == AGENT_TOKENS_EVERY_MS / 4 {
+                self.agent_token_writes();
             }
             let clients = now >= t.warmup_ms / 2 && now + DRAIN_MS < end;
             if clients && now.is_multiple_of(WRITE_EVERY_MS) {

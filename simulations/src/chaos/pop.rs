@@ -1,48 +1,49 @@
-//! One simulated PoP: Warren's real [`ClusterNode`] on a turmoil host, with a simulated agent
-//! behind it.
+//! One simulated PoP: Warren's real [`ClusterNode`] and tunnel listener on a turmoil host.
 //!
 //! [`run`] is the host's software; turmoil calls it again for every restart. It builds the node
 //! exactly as `warren-pop` does (`crates/pop/src/cluster.rs`: the same options, timeouts and
 //! health settings, the bootstrap PoP first with every peer as a voter) except for the three
 //! [`NodeParts`]: a QUIC endpoint on the simulated network, the store on the simulated disk,
-//! and the simulated clock for the commands' `at_ms`.
+//! and the simulated clock for the commands' `at_ms`. Next to it runs the real
+//! [`warren_tunnel::TunnelServer`] on a second simulated QUIC endpoint (`tunnel.rs`): the agents
+//! (`agent.rs`, hosts of their own) dial it, authenticate against this PoP's replica, and register
+//! their endpoint in its real registry, which the registry sync (a copy of
+//! `crates/pop/src/bindings.rs`'s loop) writes into the replicated bindings.
 //!
-//! What a full PoP would add on top is modelled, not run: the agents (an endpoint's "agent" is
-//! an echo on an in-memory stream, always connected to the PoPs that hold it), the registry sync
-//! (a copy of `crates/pop/src/bindings.rs`'s reconciliation loop), and the edge (a request is
-//! the PoP's forward path: a local tunnel stream when it holds the endpoint, else
-//! [`ClusterNode::forward`] to a holder, carrying a payload that must come back intact).
+//! What a full PoP would add on top is modelled, not run: the edge. A request is the PoP's
+//! forward path as its router takes it (`crates/pop/src/router.rs`): a stream through this PoP's
+//! own tunnel when its registry has the endpoint, else [`ClusterNode::forward`] to a PoP the
+//! replicated bindings name, carrying a payload the agent must echo intact.
 
-use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use openraft::ServerState;
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use warren_cluster::{
-    BoxFuture, ClusterNode, ClusterOptions, ClusterSecret, ForwardRequest, HealthSettings, LocalEndpoints, NodeParts,
+    ClusterNode, ClusterOptions, ClusterSecret, ForwardRequest, HealthSettings, LocalEndpoints, NodeParts,
 };
 use warren_core::ErrorCode;
 use warren_geo::GeoDb;
 use warren_raft::{RaftTimeouts, SharedState};
-use warren_state::{Command, Outcome, PopRecord};
-use warren_tunnel::TunnelStream;
+use warren_state::{Command, Outcome, PopRecord, TokenId, TokenSecret};
 use warren_wire::Protocol;
 
+use super::ChaosError;
 use super::disk::Disk;
 use super::dns;
 use super::history::History;
 use super::net::{self, SharedFaults, SimSocket};
+use super::tunnel::{self, TunnelTls, Tunnels};
 use super::world::World;
 
 /// Every PoP's cluster listener.
 pub(crate) const CLUSTER_PORT: u16 = 7000;
-/// How often the simulated registry is compared with the replicated bindings (as in
-/// `crates/pop/src/bindings.rs`).
-const BIND_TICK: Duration = Duration::from_millis(150);
 /// A client gives up on a request after this long.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -80,13 +81,29 @@ pub(crate) struct Env {
     pub(crate) geo: Arc<GeoDb>,
     /// The client host's queue, once it runs.
     pub(crate) clients: Mutex<Option<mpsc::UnboundedSender<dns::Ask>>>,
+    /// The tunnels' certificate, for the PoPs, and trust in it, for the agents.
+    pub(crate) tunnel_tls: TunnelTls,
+    /// Each endpoint's agent's authtoken (a function of the seed); the driver creates them.
+    pub(crate) agent_tokens: Vec<(TokenId, TokenSecret)>,
 }
 
 impl Env {
-    pub(crate) fn new(world: World, seed: u64, secret: ClusterSecret, faults: SharedFaults) -> Env {
+    pub(crate) fn new(world: World, seed: u64, secret: ClusterSecret, faults: SharedFaults) -> Result<Env, ChaosError> {
         let n = world.pops.len();
         let names = world.pops.iter().map(|p| p.id.clone()).collect();
-        Env {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6167_656e_7473);
+        let agent_tokens = world
+            .endpoints
+            .iter()
+            .map(|_| {
+                let mut random = [0u8; 40];
+                rng.fill_bytes(&mut random);
+                warren_state::new_token(random)
+            })
+            .collect();
+        Ok(Env {
+            tunnel_tls: TunnelTls::new()?,
+            agent_tokens,
             geo: Arc::new(dns::geo(&world)),
             world,
             seed,
@@ -97,7 +114,7 @@ impl Env {
             starts: Mutex::new(vec![0; n]),
             history: Mutex::new(History::new(names)),
             clients: Mutex::new(None),
-        }
+        })
     }
 
     pub(crate) fn history<T>(&self, f: impl FnOnce(&mut History) -> T) -> T {
@@ -125,13 +142,13 @@ impl Env {
         self.slots.lock().unwrap_or_else(PoisonError::into_inner)[pop] = None;
     }
 
-    /// A 32-byte seed for `what` of process `process` of `pop`.
-    fn seed_bytes(&self, what: &str, pop: usize, process: u64) -> [u8; 32] {
+    /// A 32-byte seed for `what` of process `process` of the host `host`.
+    pub(crate) fn seed_bytes(&self, what: &str, host: &str, process: u64) -> [u8; 32] {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         h.update(self.seed.to_be_bytes());
         h.update(what.as_bytes());
-        h.update(self.world.pops[pop].id.as_bytes());
+        h.update(host.as_bytes());
         h.update(process.to_be_bytes());
         h.finalize().into()
     }
@@ -157,7 +174,8 @@ pub(crate) async fn run(env: Arc<Env>, me: usize) -> turmoil::Result {
     };
     let ip = turmoil::lookup(pop.id.as_str());
     let socket = turmoil::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, CLUSTER_PORT)).await?;
-    let endpoint = net::endpoint(SimSocket::new(socket, ip, env.faults.clone()), env.seed_bytes("quic", me, process))?;
+    let endpoint =
+        net::endpoint(SimSocket::new(socket, ip, env.faults.clone()), env.seed_bytes("quic", &pop.id, process))?;
     let state = SharedState::new();
     let storage = warren_raft::open_storage_with_backend(
         env.disks[me].open(),
@@ -193,17 +211,16 @@ pub(crate) async fn run(env: Arc<Env>, me: usize) -> turmoil::Result {
         health: HealthSettings::default(),
     };
     let parts = NodeParts { endpoint: Some(endpoint), storage: Some(storage), clock: Some(Arc::new(unix_ms)) };
-    let node = Arc::new(ClusterNode::start_with(opts, state, parts).await?);
-    let hosted: BTreeSet<String> =
-        env.world.endpoints.iter().filter(|e| e.holders.contains(&me)).map(|e| e.host.clone()).collect();
-    let agents = Arc::new(Agents { hosted });
+    let node = Arc::new(ClusterNode::start_with(opts, state.clone(), parts).await?);
+    let server = tunnel::listen(&env, me, process, ip, state).await?;
+    let agents = Arc::new(Tunnels { registry: server.registry().clone() });
     node.set_local_endpoints(agents.clone());
     dns::serve(env.clone(), &node).await?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     env.slots.lock().unwrap_or_else(PoisonError::into_inner)[me] = Some(Slot { node: Arc::downgrade(&node), cmds: tx });
     env.history(|h| h.trace(now_ms(), &pop.id, format_args!("process {process} started")));
     tokio::spawn(watch_roles(env.clone(), me, node.clone()));
-    tokio::spawn(bind_loop(env.clone(), node.clone(), agents.clone()));
+    tokio::spawn(tunnel::bind_loop(env.clone(), node.clone(), agents.registry.clone()));
     while let Some(cmd) = rx.recv().await {
         tokio::spawn(handle(env.clone(), me, node.clone(), agents.clone(), ip, cmd));
     }
@@ -241,47 +258,7 @@ async fn watch_roles(env: Arc<Env>, me: usize, node: Arc<ClusterNode>) {
     }
 }
 
-/// Keeps this PoP's bindings in the replicated state equal to the endpoints its agents hold:
-/// `crates/pop/src/bindings.rs`'s loop, with the registry replaced by the fixed set of hosted
-/// endpoints (the simulated agents are always connected).
-async fn bind_loop(env: Arc<Env>, node: Arc<ClusterNode>, agents: Arc<Agents>) {
-    node.announced().await;
-    let id = node.pop_id().to_owned();
-    let mut ticker = tokio::time::interval(BIND_TICK);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        let missing: Vec<(String, String)> = node.shared().read(|s| {
-            env.world
-                .endpoints
-                .iter()
-                .filter(|e| agents.hosted.contains(&e.host))
-                .filter(|e| {
-                    let held = s.bindings().get(&e.url).and_then(|h| h.get(&id));
-                    held.is_none_or(|b| b.agents != 1 || b.agent_ids != [agent_id(&e.host)])
-                })
-                .map(|e| (e.url.clone(), agent_id(&e.host)))
-                .collect()
-        });
-        for (url, agent) in missing {
-            let cmd = Command::SetEndpointAgents {
-                url: url.clone(),
-                pop: id.clone(),
-                incarnation: node.incarnation(),
-                agents: 1,
-                policy: None,
-                agent_ids: vec![agent],
-                pooling: false,
-            };
-            match node.write(cmd).await {
-                Ok(outcome) => env.history(|h| h.trace(now_ms(), &id, format_args!("bind {url}: {}", brief(&outcome)))),
-                Err(_) => break,
-            }
-        }
-    }
-}
-
-async fn handle(env: Arc<Env>, me: usize, node: Arc<ClusterNode>, agents: Arc<Agents>, ip: IpAddr, cmd: Cmd) {
+async fn handle(env: Arc<Env>, me: usize, node: Arc<ClusterNode>, agents: Arc<Tunnels>, ip: IpAddr, cmd: Cmd) {
     let name = env.world.pops[me].id.clone();
     match cmd {
         Cmd::Write { op, cmd } => {
@@ -318,11 +295,12 @@ async fn handle(env: Arc<Env>, me: usize, node: Arc<ClusterNode>, agents: Arc<Ag
     }
 }
 
-/// One request through this PoP: a stream to an agent of the endpoint (local, or forwarded to a
-/// PoP holding one), a payload sent and read back.
+/// One request through this PoP, as its router takes it (`crates/pop/src/router.rs`): a stream
+/// through its own tunnel to an agent of the endpoint, else forwarded to a PoP holding one; a
+/// payload sent and read back.
 async fn request(
     node: &ClusterNode,
-    agents: &Agents,
+    agents: &Tunnels,
     url: &str,
     host: &str,
     op: u64,
@@ -335,12 +313,17 @@ async fn request(
         client_addr: SocketAddr::new(Ipv4Addr::new(198, 51, 100, 7).into(), 40_000),
         server_addr: SocketAddr::new(ip, 443),
     };
-    let (how, stream) = if agents.hosted.contains(host) {
-        ("local", agents.open_local(&req).await)
-    } else {
-        let holders: Vec<String> =
-            node.shared().read(|s| s.holders(url).into_iter().map(|(pop, _)| pop.to_owned()).collect());
-        ("forwarded", node.forward(req, holders).await)
+    let (how, stream) = match agents.open_local(&req).await {
+        Err(code @ (ErrorCode::EndpointNotFound | ErrorCode::EndpointOffline)) => {
+            let holders: Vec<String> =
+                node.shared().read(|s| s.holders(url).into_iter().map(|(pop, _)| pop.to_owned()).collect());
+            if holders.iter().all(|h| h == node.pop_id()) {
+                ("local", Err(code))
+            } else {
+                ("forwarded", node.forward(req, holders).await)
+            }
+        }
+        other => ("local", other),
     };
     let mut stream = stream.map_err(|code| code.as_str().to_owned())?;
     let payload = format!("request #{op} for {host}");
@@ -362,36 +345,5 @@ pub(crate) fn brief(o: &Outcome) -> String {
         Outcome::EndpointBound { pop, agents, .. } => format!("bound at {pop} ({agents})"),
         Outcome::Rejected(r) => format!("rejected: {r:?}"),
         other => format!("{other:?}"),
-    }
-}
-
-/// The id of the (one) agent serving an endpoint: it dials every PoP that holds the endpoint.
-fn agent_id(host: &str) -> String {
-    format!("sim-agent-{host}")
-}
-
-/// The simulated agents connected to this PoP: every stream opened to one echoes what it reads.
-#[derive(Debug)]
-struct Agents {
-    /// Hosts (`api0.edge.sim`) of the endpoints whose agents hold a tunnel to this PoP.
-    hosted: BTreeSet<String>,
-}
-
-impl LocalEndpoints for Agents {
-    fn open_local<'a>(&'a self, req: &'a ForwardRequest) -> BoxFuture<'a, Result<TunnelStream, ErrorCode>> {
-        Box::pin(async move {
-            if !self.hosted.contains(&req.host) {
-                return Err(ErrorCode::EndpointOffline);
-            }
-            let (ours, agent) = tokio::io::duplex(64 * 1024);
-            tokio::spawn(async move {
-                let (mut read, mut write) = tokio::io::split(agent);
-                if tokio::io::copy(&mut read, &mut write).await.is_ok() {
-                    let _ = write.shutdown().await;
-                }
-            });
-            let (read, write) = tokio::io::split(ours);
-            Ok(TunnelStream::new(write, read))
-        })
     }
 }

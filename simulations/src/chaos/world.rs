@@ -6,6 +6,10 @@
 //! backbone latency: great-circle distance at 200 km/ms in fibre, inflated by a route factor drawn
 //! per pair from the seed ([`crate::gslb::backbone_rtt_ms`]). Half the round trip is each
 //! direction's delay (fixed: see `driver.rs` on jitter).
+//!
+//! Each endpoint has one agent, a turmoil host of its own in the city of one of the endpoint's
+//! PoPs (the first drawn): its link to a PoP is that PoP's backbone link from the city, plus the
+//! agent's uplink ([`AGENT_ACCESS_MS`]); the driver gives every agent–PoP link that delay.
 
 use std::net::Ipv4Addr;
 
@@ -18,8 +22,10 @@ use crate::gslb::{LatencyModel, POPS, backbone_rtt_ms};
 
 /// The zone the endpoints live in.
 pub(crate) const ZONE: &str = "edge.sim";
-/// Endpoints served by the simulated agents.
+/// Endpoints served by the simulated agents (one agent each).
 pub(crate) const ENDPOINTS: usize = 3;
+/// One-way delay between an agent and the backbone (its data centre's uplink).
+pub(crate) const AGENT_ACCESS_MS: u64 = 2;
 
 /// One PoP of the simulation.
 #[derive(Debug, Clone)]
@@ -32,7 +38,7 @@ pub(crate) struct SimPop {
     pub(crate) public_ipv4: Ipv4Addr,
 }
 
-/// An endpoint and the PoPs its agents hold tunnels to.
+/// An endpoint and the PoPs its agent holds tunnels to.
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
     /// `https://api0.edge.sim`
@@ -41,6 +47,10 @@ pub(crate) struct Endpoint {
     pub(crate) host: String,
     /// Indexes into [`World::pops`].
     pub(crate) holders: Vec<usize>,
+    /// The turmoil host of the endpoint's agent (`agent0`).
+    pub(crate) agent: String,
+    /// One-way delay from the agent to each PoP, in milliseconds.
+    pub(crate) agent_one_way_ms: Vec<u64>,
 }
 
 /// A client location: a city of the GSLB model.
@@ -85,7 +95,7 @@ impl World {
             })
             .collect();
         let model = LatencyModel { seed };
-        let one_way_ms = chosen
+        let one_way_ms: Vec<Vec<u64>> = chosen
             .iter()
             .map(|a| chosen.iter().map(|b| ((backbone_rtt_ms(model, a, b) / 2.0).round() as u64).max(1)).collect())
             .collect();
@@ -99,7 +109,19 @@ impl World {
                     holders.push((first + 1 + (rng.next_u64() % (pops.len() as u64 - 1)) as usize) % pops.len());
                     holders.sort_unstable();
                 }
-                Endpoint { url: format!("https://api{k}.{ZONE}"), host: format!("api{k}.{ZONE}"), holders }
+                // The agent sits in the city of the first PoP drawn.
+                let agent_one_way_ms = one_way_ms[first]
+                    .iter()
+                    .enumerate()
+                    .map(|(p, ms)| if p == first { 0 } else { *ms } + AGENT_ACCESS_MS)
+                    .collect();
+                Endpoint {
+                    url: format!("https://api{k}.{ZONE}"),
+                    host: format!("api{k}.{ZONE}"),
+                    holders,
+                    agent: format!("agent{k}"),
+                    agent_one_way_ms,
+                }
             })
             .collect();
         // Clients at every PoP's door (the hardest case for "never a dead PoP") and a few cities
@@ -141,5 +163,10 @@ mod tests {
         // Ashburn–Singapore is ~15 600 km: at least 39 ms one way even on a straight fibre.
         assert!(a.one_way_ms[0][2] >= 39, "{:?}", a.one_way_ms);
         assert!(a.endpoints.iter().all(|e| !e.holders.is_empty() && e.holders.iter().all(|h| *h < 5)));
+        for e in &a.endpoints {
+            assert_eq!(e.agent_one_way_ms.len(), 5);
+            let door = e.holders.iter().filter(|h| e.agent_one_way_ms[**h] == AGENT_ACCESS_MS).count();
+            assert_eq!(door, 1, "the agent is at the door of one of its PoPs: {e:?}");
+        }
     }
 }

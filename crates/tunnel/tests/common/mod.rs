@@ -38,7 +38,9 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
-pub fn world() -> World {
+/// A self-signed certificate for `localhost` / `127.0.0.1`: the listener's config, and an
+/// agent's config trusting it.
+pub fn tls_pair() -> (rustls::ServerConfig, rustls::ClientConfig) {
     let ca = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let cert = ca.cert.der().clone();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ca.signing_key.serialize_der().into());
@@ -48,13 +50,6 @@ pub fn world() -> World {
         .with_no_client_auth()
         .with_single_cert(vec![cert.clone()], key)
         .unwrap();
-    let registry = Arc::new(Registry::new(Zone::parse("edge.test").unwrap(), None, None));
-    let server =
-        TunnelServer::bind("127.0.0.1:0".parse().unwrap(), server_tls, registry, Arc::new(Hooks), "pop-a".into())
-            .unwrap();
-    let addr = server.local_addr().unwrap();
-    assert_eq!(server.fallback_addr(), addr, "the fallback listens on the QUIC port");
-    tokio::spawn(server.clone().run());
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert).unwrap();
     let client_tls = rustls::ClientConfig::builder_with_provider(provider())
@@ -62,6 +57,18 @@ pub fn world() -> World {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
+    (server_tls, client_tls)
+}
+
+pub fn world() -> World {
+    let (server_tls, client_tls) = tls_pair();
+    let registry = Arc::new(Registry::new(Zone::parse("edge.test").unwrap(), None, None));
+    let server =
+        TunnelServer::bind("127.0.0.1:0".parse().unwrap(), server_tls, registry, Arc::new(Hooks), "pop-a".into())
+            .unwrap();
+    let addr = server.local_addr().unwrap();
+    assert_eq!(server.fallback_addr(), Some(addr), "the fallback listens on the QUIC port");
+    tokio::spawn(server.clone().run());
     let client = warren_tunnel::client_endpoint(client_tls.clone(), false).unwrap();
     let tcp_tls = warren_tunnel::fallback::client_config(client_tls);
     World { server, client, tcp_tls, addr }

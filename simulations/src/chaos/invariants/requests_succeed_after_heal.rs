@@ -3,8 +3,9 @@
 //! DNS at a random PoP, then the answered PoP's forward path to an agent of the endpoint —
 //! completes with its payload intact.
 //!
-//! Every endpoint is live then: its agents are always connected to the PoPs holding it, and
-//! every PoP runs.
+//! Every endpoint is live then: every PoP runs, and each agent dials the PoPs of its endpoint
+//! again within its reconnect delay (at most 2 s) plus a QUIC handshake once they are back, well
+//! inside the settle time.
 
 use super::secs;
 use crate::chaos::history::History;
