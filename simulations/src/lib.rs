@@ -8,7 +8,8 @@
 //! keyed by the seed and by the names involved, so one seed gives byte-identical CSVs and SVGs.
 //!
 //! The **chaos simulation** ([`chaos`]): Warren's real cluster (openraft over the QUIC transport,
-//! the redb store, the state machine, health, forwarding) on N PoPs over turmoil's deterministic
+//! the redb store, the state machine, health, forwarding), DNS server logic (real packets) and
+//! tunnels (the PoP's listener and the agents' sessions) on N PoPs over turmoil's deterministic
 //! network, through crashes, partitions, lossy and slow links, then a recovery, with invariants
 //! checked after; the same seed gives the same trace.
 //!

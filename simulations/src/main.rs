@@ -24,8 +24,8 @@ enum Command {
         #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
         out: PathBuf,
     },
-    /// The chaos simulation: N PoPs running Warren's real cluster over a simulated network
-    /// (turmoil) through crashes, partitions, lossy and slow links, then a recovery; checks the
+    /// The chaos simulation: N PoPs running Warren's real cluster, DNS and tunnel code, with
+    /// agents and clients, over a simulated network (turmoil) through crashes, partitions, lossy and slow links, then a recovery; checks the
     /// invariants. Exits 1 with the replay command if one is broken.
     Chaos {
         /// Seeds everything; the same seed gives the same trace.
