@@ -28,6 +28,7 @@ mod answer;
 mod config;
 mod encode;
 mod error;
+mod from_state;
 mod handler;
 pub mod metrics;
 mod responder;

@@ -17,9 +17,8 @@ use std::time::Duration;
 use tracing::{debug, info};
 use warren_cluster::ClusterNode;
 use warren_config::PopConfig;
-use warren_dns::{DnsConfig, DnsHandle, DnsServer, PopCandidate, StaticView, ZoneSnapshot};
+use warren_dns::{DnsConfig, DnsHandle, DnsServer, StaticView, ZoneSnapshot};
 use warren_geo::GeoDb;
-use warren_state::State;
 
 use crate::PopError;
 
@@ -74,66 +73,7 @@ async fn refresh_loop(view: Arc<StaticView>, node: std::sync::Weak<ClusterNode>,
 
 fn refresh(view: &StaticView, node: &ClusterNode, zone: &str) {
     let version = node.shared().last_applied().unwrap_or(0);
-    let snapshot = node.shared().read(|state| snapshot(state, version, zone, |pop| node.healthy(pop)));
+    let snapshot = node.shared().read(|state| ZoneSnapshot::from_state(state, version, zone, |pop| node.healthy(pop)));
     debug!(version = snapshot.version, pops = snapshot.pops.len(), endpoints = snapshot.endpoints.len(), "GSLB zone");
     view.set(snapshot);
-}
-
-/// The zone's contents from the replicated state: every announced PoP, and every endpoint
-/// name under `zone` with the PoPs holding a tunnel for it (reserved names without an agent
-/// exist too, with no holder). `version` (the last applied log index) becomes the SOA serial.
-pub(crate) fn snapshot(state: &State, version: u64, zone: &str, healthy: impl Fn(&str) -> bool) -> ZoneSnapshot {
-    let pops = state
-        .pops()
-        .map(|e| {
-            let r = &e.record;
-            let mut c = PopCandidate::new(r.id.clone(), r.lat, r.lon);
-            c.ipv4 = r.public_ipv4;
-            c.ipv6 = r.public_ipv6;
-            c.healthy = healthy(&r.id);
-            c.draining = r.draining;
-            c.weight = r.weight;
-            c
-        })
-        .collect();
-    let mut endpoints: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (url, holders) in state.bindings() {
-        if let Some(label) = label_of(url, zone) {
-            endpoints.entry(label).or_default().extend(holders.keys().cloned());
-        }
-    }
-    for r in state.reservations() {
-        if let Some(label) = label_of(&r.url, zone) {
-            endpoints.entry(label).or_default();
-        }
-    }
-    for holders in endpoints.values_mut() {
-        holders.sort();
-        holders.dedup();
-    }
-    ZoneSnapshot { version, pops, endpoints }
-}
-
-/// `api` for `https://api.ZONE` (or `http://`); `None` for TCP endpoints (`tcp://ZONE:PORT`
-/// is the apex, which always answers) and names outside the zone.
-fn label_of(url: &str, zone: &str) -> Option<String> {
-    let host = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
-    let host = host.split(['/', ':']).next()?.to_ascii_lowercase();
-    let label = host.strip_suffix(zone)?.strip_suffix('.')?;
-    (!label.is_empty()).then(|| label.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::label_of;
-
-    #[test]
-    fn endpoint_labels_come_from_https_and_http_urls_under_the_zone() {
-        assert_eq!(label_of("https://api.edge.test", "edge.test").as_deref(), Some("api"));
-        assert_eq!(label_of("http://Api.Edge.Test:8080/x", "edge.test").as_deref(), Some("api"));
-        assert_eq!(label_of("https://a.b.edge.test", "edge.test").as_deref(), Some("a.b"));
-        assert_eq!(label_of("https://api.notedge.test", "edge.test"), None);
-        assert_eq!(label_of("https://edge.test", "edge.test"), None);
-        assert_eq!(label_of("tcp://edge.test:20001", "edge.test"), None);
-    }
 }

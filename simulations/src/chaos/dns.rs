@@ -6,8 +6,8 @@
 //! truncation of `warren-dns`'s UDP server, without its tokio sockets. Its zone is a
 //! [`StaticView`] rebuilt from the PoP's replica and its own health view as `warren-pop` does
 //! (`crates/pop/src/dns.rs`: polled every [`REFRESH`], rebuilt when the applied index or the
-//! health map changed). [`snapshot`] is a copy of that file's function: it is private to
-//! `warren-pop`, and the simulation does not pull in the whole PoP (edge, proxy, tunnels) for it.
+//! health map changed), with the same [`ZoneSnapshot::from_state`]. The polling loop is a copy
+//! of that file's (a few lines): the simulation does not pull in the whole PoP for it.
 //!
 //! **The client side** ([`clients`]): one turmoil host, `clients`, asks for every client city.
 //! Each city has its own /24 ([`crate::chaos::world::Client::net`]); the PoPs' geolocation maps
@@ -30,9 +30,8 @@ use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, RData, RecordType};
 use tokio::sync::{mpsc, oneshot};
 use warren_cluster::ClusterNode;
-use warren_dns::{DnsConfig, DnsView, PopCandidate, Responder, StaticView, ZoneSnapshot};
+use warren_dns::{DnsConfig, DnsView, Responder, StaticView, ZoneSnapshot};
 use warren_geo::{GeoDb, GeoNetwork};
-use warren_state::State;
 
 use super::history::{DnsSample, RequestOp};
 use super::pop::{Cmd, Env, now_ms};
@@ -108,49 +107,7 @@ async fn refresh_loop(view: Arc<StaticView>, node: Weak<ClusterNode>) {
 
 fn refresh(view: &StaticView, node: &ClusterNode) {
     let version = node.shared().last_applied().unwrap_or(0);
-    view.set(node.shared().read(|state| snapshot(state, version, ZONE, |pop| node.healthy(pop))));
-}
-
-/// The zone's contents from the replicated state: a copy of `crates/pop/src/dns.rs`'s
-/// `snapshot` (see the module doc on why a copy).
-pub(crate) fn snapshot(state: &State, version: u64, zone: &str, healthy: impl Fn(&str) -> bool) -> ZoneSnapshot {
-    let pops = state
-        .pops()
-        .map(|e| {
-            let r = &e.record;
-            let mut c = PopCandidate::new(r.id.clone(), r.lat, r.lon);
-            c.ipv4 = r.public_ipv4;
-            c.ipv6 = r.public_ipv6;
-            c.healthy = healthy(&r.id);
-            c.draining = r.draining;
-            c.weight = r.weight;
-            c
-        })
-        .collect();
-    let mut endpoints: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (url, holders) in state.bindings() {
-        if let Some(label) = label_of(url, zone) {
-            endpoints.entry(label).or_default().extend(holders.keys().cloned());
-        }
-    }
-    for r in state.reservations() {
-        if let Some(label) = label_of(&r.url, zone) {
-            endpoints.entry(label).or_default();
-        }
-    }
-    for holders in endpoints.values_mut() {
-        holders.sort();
-        holders.dedup();
-    }
-    ZoneSnapshot { version, pops, endpoints }
-}
-
-/// `api` for `https://api.ZONE` (or `http://`); `None` for other URLs.
-fn label_of(url: &str, zone: &str) -> Option<String> {
-    let host = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
-    let host = host.split(['/', ':']).next()?.to_ascii_lowercase();
-    let label = host.strip_suffix(zone)?.strip_suffix('.')?;
-    (!label.is_empty()).then(|| label.to_owned())
+    view.set(node.shared().read(|state| ZoneSnapshot::from_state(state, version, ZONE, |pop| node.healthy(pop))));
 }
 
 // --- the clients ---
