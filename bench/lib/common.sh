@@ -21,6 +21,9 @@ WORK=""
 PERF_PIDS=()
 cleanup() {
     local rc=$?
+    # Run to the end: a Ctrl-C (or TERM) now would fire the traps below inside this function and
+    # leave the processes not yet stopped running.
+    trap '' INT TERM
     set +e
     for pid in "${PERF_PIDS[@]}"; do kill -INT "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
     for pgid in "${PGROUPS[@]}"; do kill -TERM -- "-$pgid" 2>/dev/null; done

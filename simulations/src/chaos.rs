@@ -113,6 +113,10 @@ use world::World;
 
 /// The default number of PoPs.
 pub const DEFAULT_POPS: usize = 5;
+/// The fewest PoPs a simulation runs (a cluster that can lose one voter).
+pub const MIN_POPS: usize = 3;
+/// The most PoPs a simulation runs: one per city of the world model.
+pub const MAX_POPS: usize = world::MAX_POPS;
 
 /// Why a simulation could not run to the end (a broken invariant is not an error: see
 /// [`ChaosReport::violations`]).
@@ -219,8 +223,8 @@ pub fn replay_command(cfg: &ChaosConfig) -> String {
 
 /// Runs one simulation and checks the invariants.
 pub fn run(cfg: &ChaosConfig) -> Result<ChaosReport, ChaosError> {
-    if !(3..=world::MAX_POPS).contains(&cfg.pops) {
-        return Err(ChaosError::Setup(format!("--pops must be 3 to {}, not {}", world::MAX_POPS, cfg.pops)));
+    if !(MIN_POPS..=MAX_POPS).contains(&cfg.pops) {
+        return Err(ChaosError::Setup(format!("--pops must be {MIN_POPS} to {MAX_POPS}, not {}", cfg.pops)));
     }
     record_panics();
     PANICS.lock().unwrap_or_else(PoisonError::into_inner).clear();
@@ -391,25 +395,42 @@ pub fn cli(seed: u64, pops: usize, short: bool, trace: Option<PathBuf>) -> std::
             .try_init();
     }
     let cfg = ChaosConfig { seed, pops, timings: if short { Timings::SHORT } else { Timings::FULL } };
+    let path = trace.unwrap_or_else(|| {
+        let pops = if pops == DEFAULT_POPS { String::new() } else { format!("-pops{pops}") };
+        std::env::temp_dir()
+            .join(format!("warren-sim-chaos-seed{seed}{pops}{}.trace", if short { "-short" } else { "" }))
+    });
+    // Opened before the run: a trace that cannot be written fails at once, not after minutes.
+    let mut file = match std::fs::File::create(&path) {
+        Ok(file) => file,
+        Err(source) => {
+            eprintln!("warren-sim chaos: cannot write the trace: {}", ChaosError::Io { path, source });
+            return ExitCode::from(2);
+        }
+    };
     let report = match run(&cfg) {
         Ok(report) => report,
+        Err(e @ ChaosError::Setup(_)) => {
+            eprintln!("warren-sim chaos: {e}");
+            return ExitCode::from(2);
+        }
         Err(e) => {
             eprintln!("warren-sim chaos: {e}\nseed {seed}; replay: {}", replay_command(&cfg));
             return ExitCode::FAILURE;
         }
     };
     print!("{}", report.summary);
-    let path = trace.unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("warren-sim-chaos-seed{seed}{}.trace", if short { "-short" } else { "" }))
-    });
-    match std::fs::write(&path, &report.trace) {
+    match std::io::Write::write_all(&mut file, report.trace.as_bytes()).and_then(|()| file.sync_all()) {
         Ok(()) => println!(
             "  trace: {} ({} lines), sha256 {}",
             path.display(),
             report.trace.lines().count(),
             report.trace_sha256
         ),
-        Err(e) => eprintln!("warren-sim chaos: cannot write the trace: {}", ChaosError::Io { path, source: e }),
+        Err(source) => {
+            eprintln!("warren-sim chaos: cannot write the trace: {}", ChaosError::Io { path, source });
+            return ExitCode::FAILURE;
+        }
     }
     if report.violations.is_empty() {
         return ExitCode::SUCCESS;

@@ -9,6 +9,9 @@ pub enum SimError {
     /// A chart could not be drawn.
     #[error("plot {name}: {reason}")]
     Plot { name: &'static str, reason: String },
+    /// `--out` names something that is not a directory.
+    #[error("{0}: --out must be a directory (it is created if missing)")]
+    OutNotDir(PathBuf),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

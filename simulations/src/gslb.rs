@@ -186,6 +186,9 @@ pub fn run(seed: u64, out: &Path) -> Result<String, SimError> {
         let path = path.to_path_buf();
         move |source| SimError::Io { path, source }
     };
+    if out.exists() && !out.is_dir() {
+        return Err(SimError::OutNotDir(out.to_path_buf()));
+    }
     std::fs::create_dir_all(out).map_err(io(out))?;
     for (name, contents) in &files {
         let path = out.join(name);

@@ -25,14 +25,16 @@ enum Command {
         out: PathBuf,
     },
     /// The chaos simulation: N PoPs running Warren's real cluster, DNS and tunnel code, with
-    /// agents and clients, over a simulated network (turmoil) through crashes, partitions, lossy and slow links, then a recovery; checks the
-    /// invariants. Exits 1 with the replay command if one is broken.
+    /// agents and clients, over a simulated network (turmoil) through crashes, partitions, lossy
+    /// and slow links, then a recovery; checks the invariants. Exits 1 with the replay command
+    /// if one is broken, 2 on bad arguments or a trace that cannot be written.
     Chaos {
         /// Seeds everything; the same seed gives the same trace.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Number of PoPs (3 to 43).
-        #[arg(long, default_value_t = warren_sim::chaos::DEFAULT_POPS)]
+        #[arg(long, default_value_t = warren_sim::chaos::DEFAULT_POPS,
+              value_parser = pops_in_range)]
         pops: usize,
         /// About three simulated minutes instead of eleven (what CI runs).
         #[arg(long)]
@@ -41,6 +43,13 @@ enum Command {
         #[arg(long)]
         trace: Option<PathBuf>,
     },
+}
+
+/// `--pops`: a number in the range the world model holds (a usage error otherwise, exit 2).
+fn pops_in_range(s: &str) -> Result<usize, String> {
+    use warren_sim::chaos::{MAX_POPS, MIN_POPS};
+    let n: usize = s.parse().map_err(|e| format!("{s:?} is not a number of PoPs: {e}"))?;
+    if (MIN_POPS..=MAX_POPS).contains(&n) { Ok(n) } else { Err(format!("{MIN_POPS} to {MAX_POPS} PoPs, not {n}")) }
 }
 
 fn main() -> ExitCode {

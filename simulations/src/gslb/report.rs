@@ -17,8 +17,10 @@ fn ms(v: f64) -> String {
     if v.is_finite() { format!("{v:.1}") } else { String::new() }
 }
 
+/// A share with 4 decimals; a tiny negative rounding error prints as 0, not "-0.0000".
 fn share(v: f64) -> String {
-    format!("{v:.4}")
+    let s = format!("{v:.4}");
+    if s == "-0.0000" { "0.0000".to_owned() } else { s }
 }
 
 /// Every CSV: file name → contents.

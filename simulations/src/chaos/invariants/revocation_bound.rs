@@ -20,11 +20,17 @@ pub(super) fn check(h: &History, w: &World, b: &super::Bounds) -> Vec<String> {
         let (WriteKind::Revoke(token), Some((acked, Ok(_)))) = (write.kind, &write.done) else { continue };
         for s in h.auth.iter().filter(|s| s.token == token && s.accepted && s.at_ms >= acked + b.revocation_ms) {
             let reachable_since = h.since(s.at_ms, |net| net.in_majority(s.pop, &voters));
-            if reachable_since.is_some_and(|since| since + b.revocation_ms <= s.at_ms)
-                && reported.insert((s.pop, token))
-            {
+            let Some(since) = reachable_since.filter(|since| since + b.revocation_ms <= s.at_ms) else { continue };
+            if reported.insert((s.pop, token)) {
+                // The bound runs from the later of the acknowledgement and the moment the PoP was
+                // (back) up and in reach of a majority: say which, so the miss is not overstated.
+                let from = if since > *acked {
+                    format!("; up and in reach of a majority since {}, {} before", secs(since), secs(s.at_ms - since))
+                } else {
+                    String::new()
+                };
                 out.push(format!(
-                    "{} still accepted {} at {}, {} after its revocation (write #{op}) was acknowledged at {}",
+                    "{} still accepted {} at {}, {} after its revocation (write #{op}) was acknowledged at {}{from}",
                     h.name(s.pop),
                     h.tokens[token].id,
                     secs(s.at_ms),
