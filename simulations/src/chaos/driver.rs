@@ -257,7 +257,7 @@ impl<'a> Driver<'a> {
 
     fn apply(&mut self, planned: Planned) {
         let until = planned.at_ms + planned.for_ms;
-        let shown = planned.fault.to_string();
+        let shown = planned.fault.describe(|pop| self.name(pop).to_owned());
         self.trace(format_args!("fault: {shown} for {} ms", planned.for_ms));
         match planned.fault {
             Fault::Crash { pop } => {
@@ -401,7 +401,8 @@ impl<'a> Driver<'a> {
         let name = self.name(pop).to_owned();
         self.env.history(|h| {
             h.writes.insert(op, WriteOp { issued_ms: now, pop, kind, done: None });
-            h.trace(now, "client", format_args!("write #{op} {kind:?} via {name}"));
+            let what = h.describe(kind);
+            h.trace(now, "client", format_args!("write #{op}: {what} via {name}"));
         });
         self.env.send(pop, Cmd::Write { op, cmd });
     }
@@ -441,7 +442,11 @@ impl<'a> Driver<'a> {
             let name = self.name(pop).to_owned();
             self.env.history(|h| {
                 h.writes.insert(op, WriteOp { issued_ms: now, pop, kind, done: None });
-                h.trace(now, "client", format_args!("write #{op} {kind:?} via {name} (the token of {host})"));
+                h.trace(
+                    now,
+                    "client",
+                    format_args!("write #{op}: {} via {name} (the token of {host})", h.describe(kind)),
+                );
             });
             self.env.send(pop, Cmd::Write { op, cmd });
         }

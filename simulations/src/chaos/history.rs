@@ -29,6 +29,16 @@ pub(crate) enum WriteKind {
     Revoke(usize),
 }
 
+impl History {
+    /// A write for the trace: `create tok_…` or `revoke tok_…`.
+    pub(crate) fn describe(&self, kind: WriteKind) -> String {
+        match kind {
+            WriteKind::Create(n) => format!("create {}", self.tokens[n].id),
+            WriteKind::Revoke(n) => format!("revoke {}", self.tokens[n].id),
+        }
+    }
+}
+
 /// A token a client created, with its secret (which the auth samples present).
 #[derive(Debug, Clone)]
 pub(crate) struct Token {

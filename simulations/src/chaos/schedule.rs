@@ -25,15 +25,20 @@ pub(crate) enum Fault {
     Slow { a: usize, b: usize, extra_ms: u64 },
 }
 
-impl std::fmt::Display for Fault {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Fault {
+    /// The fault for the trace, with the PoPs by name (`name` maps an index to its id).
+    pub(crate) fn describe(&self, name: impl Fn(usize) -> String) -> String {
         match self {
-            Fault::Crash { pop } => write!(f, "crash pop#{pop}"),
-            Fault::CrashLeader => write!(f, "crash the leader"),
-            Fault::Partition { minority } => write!(f, "partition {minority:?} from the rest"),
-            Fault::IsolateLeader { with } => write!(f, "cut the leader and {with} more off"),
-            Fault::Lossy { a, b, percent } => write!(f, "lose {percent}% between pop#{a} and pop#{b}"),
-            Fault::Slow { a, b, extra_ms } => write!(f, "slow pop#{a}–pop#{b} (x4 + {extra_ms} ms)"),
+            Fault::Crash { pop } => format!("crash {}", name(*pop)),
+            Fault::CrashLeader => "crash the leader".to_owned(),
+            Fault::Partition { minority } => {
+                let names: Vec<String> = minority.iter().map(|p| name(*p)).collect();
+                format!("partition {} from the rest", names.join(", "))
+            }
+            Fault::IsolateLeader { with: 0 } => "cut the leader off alone".to_owned(),
+            Fault::IsolateLeader { with } => format!("cut the leader and {with} more off"),
+            Fault::Lossy { a, b, percent } => format!("lose {percent}% between {} and {}", name(*a), name(*b)),
+            Fault::Slow { a, b, extra_ms } => format!("slow {}–{} (x4 + {extra_ms} ms)", name(*a), name(*b)),
         }
     }
 }
