@@ -8,32 +8,10 @@ use warren_cluster::{BoxFuture as ClusterFuture, ClusterNode, ForwardRequest, Lo
 use warren_config::{PopConfig, TlsConfig};
 use warren_core::ErrorCode;
 use warren_edge::{BoxFuture, EdgeConfig, EdgeHandle, EdgeServer, Proto, Router, TlsSource};
-use warren_tunnel::{Registry, Route, TunnelStream};
+use warren_tunnel::{Registry, TunnelStream, open_on_route};
 use warren_wire::Protocol;
 
 use crate::PopError;
-
-/// Opens a stream on a local route, trying the endpoint's other agents if the chosen one just
-/// went away (losing one pooled agent never shows as an error).
-async fn open_local(
-    route: impl Fn() -> Result<Route, ErrorCode>,
-    protocol: Protocol,
-    client: SocketAddr,
-    server: SocketAddr,
-) -> Result<TunnelStream, ErrorCode> {
-    let mut last = ErrorCode::EndpointOffline;
-    for _ in 0..3 {
-        let route = route()?;
-        match route.conn.open_stream(route.endpoint_key, protocol, client, server).await {
-            Ok(stream) => return Ok(stream),
-            Err(e) => {
-                tracing::debug!(error = %e, "tunnel stream failed, trying another agent");
-                last = ErrorCode::TunnelStreamFailed;
-            }
-        }
-    }
-    Err(last)
-}
 
 /// Routes through the local registry, then the cluster.
 pub(crate) struct ClusterRouter {
@@ -57,7 +35,7 @@ impl Router for ClusterRouter {
         _proto: Proto,
     ) -> BoxFuture<'a, Result<TunnelStream, ErrorCode>> {
         Box::pin(async move {
-            let local = open_local(|| self.registry.route_http(host), Protocol::Http, client, server).await;
+            let local = open_on_route(|| self.registry.route_http(host), Protocol::Http, client, server).await;
             match local {
                 Err(code @ (ErrorCode::EndpointNotFound | ErrorCode::EndpointOffline)) => {
                     let holders = self.holders(&format!("https://{host}"));
@@ -89,11 +67,12 @@ impl LocalEndpoints for LocalOnly {
         Box::pin(async move {
             match req.tcp_port {
                 Some(port) => {
-                    open_local(|| self.registry.route_tcp(port), Protocol::Tcp, req.client_addr, req.server_addr).await
+                    open_on_route(|| self.registry.route_tcp(port), Protocol::Tcp, req.client_addr, req.server_addr)
+                        .await
                 }
                 None => {
                     let host = req.host.to_ascii_lowercase();
-                    open_local(|| self.registry.route_http(&host), Protocol::Http, req.client_addr, req.server_addr)
+                    open_on_route(|| self.registry.route_http(&host), Protocol::Http, req.client_addr, req.server_addr)
                         .await
                 }
             }

@@ -29,6 +29,7 @@ pub use client::{
 pub use error::TunnelError;
 pub use registry::{
     EndpointInfo, PortBinder, PortGuard, PortTakenElsewhere, Registry, Route, SessionId, UrlTakenElsewhere,
+    open_on_route,
 };
 pub use server::{SessionHooks, TunnelServer};
 pub use session::{SessionConn, StreamOpener, Transport};

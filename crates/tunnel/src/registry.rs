@@ -84,6 +84,30 @@ pub struct Route {
     pub policy: Option<Arc<str>>,
 }
 
+/// Opens a stream on a route `route` picks, picking again (the endpoint's other agents) if the
+/// chosen one just went away, up to three times: losing one pooled agent never shows as an error.
+/// `route` is usually [`Registry::route_http`] or [`Registry::route_tcp`]; its error (no such
+/// endpoint, offline) is returned as is.
+pub async fn open_on_route(
+    route: impl Fn() -> Result<Route, ErrorCode>,
+    protocol: Protocol,
+    client: std::net::SocketAddr,
+    server: std::net::SocketAddr,
+) -> Result<crate::TunnelStream, ErrorCode> {
+    let mut last = ErrorCode::EndpointOffline;
+    for _ in 0..3 {
+        let route = route()?;
+        match route.conn.open_stream(route.endpoint_key, protocol, client, server).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => {
+                tracing::debug!(error = %e, "tunnel stream failed, trying another agent");
+                last = ErrorCode::TunnelStreamFailed;
+            }
+        }
+    }
+    Err(last)
+}
+
 struct Inner {
     bindings: HashMap<Key, Binding>,
     ports: HashMap<u16, PortGuard>,

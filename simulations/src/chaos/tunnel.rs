@@ -3,9 +3,9 @@
 //!
 //! What `warren-pop` does around the listener is copied here in small, because those parts of
 //! `crates/pop` are private to its binary: the hooks check the agent's authtoken against the
-//! replicated state (`crates/pop/src/hooks.rs`), [`Tunnels`] opens a stream to a local agent the
-//! way `crates/pop/src/router.rs` does (the registry's route, a stream with its header, another
-//! agent if that one just went away), and [`bind_loop`] is `crates/pop/src/bindings.rs`'s
+//! replicated state (`crates/pop/src/hooks.rs`), [`Tunnels`] is `crates/pop/src/router.rs`'s
+//! local router (both open the stream with the tunnel crate's
+//! [`open_on_route`](warren_tunnel::open_on_route)), and [`bind_loop`] is `crates/pop/src/bindings.rs`'s
 //! reconciliation of the real [`Registry`] with the replicated bindings. Not copied: traffic
 //! policies (the simulated agents send none, so every policy check passes), the TCP+TLS fallback
 //! (turmoil has UDP here, and [`TunnelServer::from_endpoint`] runs QUIC alone), and the check
@@ -16,7 +16,7 @@
 //! `chaos.rs` on why that does not show). So does the listener's registration seed, which only
 //! names endpoints registered without a URL; the simulated agents always send theirs.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ use warren_cluster::{BoxFuture, ClusterNode, ForwardRequest, LocalEndpoints};
 use warren_core::{ErrorCode, Zone};
 use warren_raft::SharedState;
 use warren_state::{AuthError, Command};
-use warren_tunnel::{Registry, Route, SessionHooks, TunnelServer, TunnelStream};
+use warren_tunnel::{Registry, SessionHooks, TunnelServer, TunnelStream, open_on_route};
 use warren_wire::Protocol;
 
 use super::ChaosError;
@@ -119,28 +119,6 @@ pub(crate) async fn listen(
     Ok(server)
 }
 
-/// Opens a stream on a local route, trying the endpoint's other agents if the chosen one just
-/// went away: `crates/pop/src/router.rs`'s `open_local`.
-async fn open_local(
-    route: impl Fn() -> Result<Route, ErrorCode>,
-    protocol: Protocol,
-    client: SocketAddr,
-    server: SocketAddr,
-) -> Result<TunnelStream, ErrorCode> {
-    let mut last = ErrorCode::EndpointOffline;
-    for _ in 0..3 {
-        let route = route()?;
-        match route.conn.open_stream(route.endpoint_key, protocol, client, server).await {
-            Ok(stream) => return Ok(stream),
-            Err(e) => {
-                tracing::debug!(error = %e, "tunnel stream failed, trying another agent");
-                last = ErrorCode::TunnelStreamFailed;
-            }
-        }
-    }
-    Err(last)
-}
-
 /// The agents connected to this PoP, as the cluster's forward path and the PoP's own requests
 /// reach them (`crates/pop/src/router.rs`'s `LocalOnly`, HTTP endpoints only).
 pub(crate) struct Tunnels {
@@ -157,7 +135,7 @@ impl LocalEndpoints for Tunnels {
     fn open_local<'a>(&'a self, req: &'a ForwardRequest) -> BoxFuture<'a, Result<TunnelStream, ErrorCode>> {
         Box::pin(async move {
             let host = req.host.to_ascii_lowercase();
-            open_local(|| self.registry.route_http(&host), Protocol::Http, req.client_addr, req.server_addr).await
+            open_on_route(|| self.registry.route_http(&host), Protocol::Http, req.client_addr, req.server_addr).await
         })
     }
 }
